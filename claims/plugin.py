@@ -1,0 +1,432 @@
+"""pytest plugin: expands registered claims into parametrised tests and writes reports/summary.json.
+
+Hooks appear in the order pytest calls them. Heavy lifting lives elsewhere: the matrix (claims/matrix.py), the
+run (claims/runner.py), the summary (claims/report.py), baseline gating (claims/baseline.py). Results travel
+from xdist workers to the controller on each test report; only the controller writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claims import baseline as baseline_mod
+from claims import report
+from claims.matrix import ClaimCase, expand
+from claims.profiles import get_profile
+from claims.registry import load_all
+from claims.verdict import Axis, Evidence, Verdict, jsonable
+
+PROFILE_OPTION = "--claims-profile"
+MODELS_OPTION = "--models"
+DATASETS_OPTION = "--datasets"
+FAMILY_OPTION = "--family"
+FAMILIES_FILE_OPTION = "--families-file"
+TOKENS_OPTION = "--tokens"
+CONTEXT_OPTION = "--context-length"
+DEVICE_OPTION = "--device"
+DTYPE_OPTION = "--dtype"
+SEED_OPTION = "--claims-seed"
+REPORT_OPTION = "--claims-report"
+BASELINE_OPTION = "--claims-baseline"
+UPDATE_BASELINE_OPTION = "--claims-update-baseline"
+NO_FIGURES_OPTION = "--no-figures"
+
+ROW_PROPERTY = "claim_row"
+CASE_FIXTURE = "case"
+ROOT = Path(__file__).resolve().parent.parent
+
+evidence_key = pytest.StashKey[Evidence]()
+started_key = pytest.StashKey[float]()
+forward_key = pytest.StashKey[int]()
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The `claims` option group."""
+    group = parser.getgroup("claims", "paper-claim replication (neuron-claims)")
+    group.addoption(PROFILE_OPTION, default="default", metavar="NAME", help="run profile (default, smoke, paper). Default: %(default)r")
+    group.addoption(MODELS_OPTION, type=_csv, default=None, metavar="SPEC,...", help="models or families to run on, replacing the profile's (registered names, local dirs, hub ids)")
+    group.addoption(DATASETS_OPTION, type=_csv, default=None, metavar="SPEC,...", help="corpora to run on, replacing the profile's (registered names, .txt files/folders, hf:<id>)")
+    group.addoption(FAMILY_OPTION, action="append", default=[], metavar="NAME=SPEC,SPEC,...", help="declare a model family (>= 2 seeds); repeatable")
+    group.addoption(FAMILIES_FILE_OPTION, type=Path, default=None, metavar="TOML", help="declare families from a TOML file ([families.NAME] members = [...])")
+    group.addoption(TOKENS_OPTION, type=int, default=None, metavar="N", help="tokens per (model, dataset), overriding the profile")
+    group.addoption(CONTEXT_OPTION, type=int, default=None, metavar="N", help="tokens per context (capped by the model's n_ctx)")
+    group.addoption(DEVICE_OPTION, default="auto", metavar="auto|cpu|cuda", help="where models run (auto: a GPU when present; xdist workers are pinned one GPU each). Default: %(default)r")
+    group.addoption(DTYPE_OPTION, default="float32", metavar="DTYPE", help="model compute dtype (float32, bfloat16, float16). Default: %(default)r")
+    group.addoption(SEED_OPTION, type=int, default=None, metavar="N", help="sampling/baseline seed (default: the profile's)")
+    group.addoption(REPORT_OPTION, type=Path, default=Path("reports/summary.json"), metavar="PATH", help="where the summary JSON goes. Default: %(default)s")
+    group.addoption(BASELINE_OPTION, type=Path, default=None, metavar="FILE", help="gate on a committed baseline: only regressions fail")
+    group.addoption(UPDATE_BASELINE_OPTION, action="store_true", default=False, help="rewrite the --claims-baseline file from this run")
+    group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers, option validation, families, the registry, and the session object."""
+    for axis in Axis:
+        config.addinivalue_line("markers", f"{axis.value}: claims on the {axis.value} axis of the generalisation matrix")
+    config.addinivalue_line("markers", "claim(id): the claim a test checks")
+    if config.getoption("help", False):
+        return
+    session = ClaimsSession(config)
+    config.pluginmanager.register(session, "claims-session")
+    session.configure()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise the generic claim test with every case of this run."""
+    if CASE_FIXTURE in metafunc.fixturenames:
+        session: ClaimsSession = metafunc.config.pluginmanager.get_plugin("claims-session")
+        cases = session.cases
+        metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.test_id for c in cases])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Axis markers and xdist groups on claim items (one worker per subject keeps each model loaded once)."""
+    for item in items:
+        case = _case_of(item)
+        if case is None:
+            continue
+        item.add_marker(getattr(pytest.mark, case.axis.value))
+        item.add_marker(pytest.mark.claim(case.claim_id))
+        item.add_marker(pytest.mark.xdist_group(case.subject.replace("/", "_")))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the claim row to the report of the phase that decided it (call, or setup on error)."""
+    rep = yield
+    case = _case_of(item)
+    if case is None:
+        return rep
+    decided = rep.when == "call" or (rep.when == "setup" and rep.outcome != "passed")
+    if decided:
+        row = _row(item, case, rep, call)
+        rep.user_properties.append((ROW_PROPERTY, row))
+    return rep
+
+
+def _case_of(item: pytest.Item) -> ClaimCase | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    case = callspec.params.get(CASE_FIXTURE)
+    return case if isinstance(case, ClaimCase) else None
+
+
+def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytest.CallInfo[None]) -> report.ClaimRow:
+    from claims.registry import REGISTRY
+
+    claim = REGISTRY.get(case.claim_id)
+    evidence = item.stash.get(evidence_key, None)
+    started = item.stash.get(started_key, time.time())
+    forward = item.stash.get(forward_key, 0)
+    if evidence is None:
+        message = _error_message(call)
+        verdict, reason, key = Verdict.ERROR, message, {"name": "", "value": None, "criterion": "", "tolerance": claim.key_tolerance}
+        measured: dict[str, Any] = {}
+        control: dict[str, Any] = {}
+        criterion, n_tokens, scale = "", 0, ""
+    else:
+        verdict, reason = evidence.verdict, evidence.reason
+        key = {"name": evidence.key.name, "value": evidence.key.value, "criterion": evidence.key.criterion, "tolerance": evidence.key.tolerance}
+        measured, control = evidence.measured, evidence.control
+        criterion, n_tokens, scale = evidence.criterion, evidence.n_tokens, evidence.scale
+    return jsonable(
+        {
+            "id": claim.id,
+            "version": claim.version,
+            "title": claim.title,
+            "statement": claim.statement,
+            "paper_ref": claim.paper_ref,
+            "axis": case.axis.value,
+            "model": case.subject,
+            "dataset": case.dataset_label,
+            "verdict": str(verdict),
+            "criterion": criterion,
+            "scale": scale,
+            "key": key,
+            "reason": reason,
+            "measured": measured,
+            "control": control,
+            "n_tokens": n_tokens,
+            "seconds": round(time.time() - started, 2),
+            "forward_passes": forward,
+            "nodeid": item.nodeid,
+        }
+    )
+
+
+def _error_message(call: pytest.CallInfo[None]) -> str:
+    if call.excinfo is None:
+        return "the test ended without recording a result"
+    exc = call.excinfo.value
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+class ClaimsSession:
+    """Run-wide state: options, the case list, collected rows; writes the reports on the controller."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.rows: list[report.ClaimRow] = []
+        self.cases: list[ClaimCase] = []
+        self.started = time.time()
+        self.is_worker = hasattr(config, "workerinput")
+        self.summary: report.Summary | None = None
+        self.gate: baseline_mod.GateResult | None = None
+        self.collected_claims = False
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+
+    def configure(self) -> None:
+        """Validate options and declare families; expand the matrix. Bad input is a UsageError naming the fix."""
+        from fixtures.models import ModelSpecError, declare_family, load_families_file, parse_family_option
+
+        opt = self.config.getoption
+        try:
+            self.profile = get_profile(opt(PROFILE_OPTION))
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self._check_numbers()
+        if opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION):
+            raise pytest.UsageError(f"{UPDATE_BASELINE_OPTION} needs {BASELINE_OPTION} FILE (the file to rewrite)")
+        if opt(BASELINE_OPTION) and not opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION).is_file():
+            raise pytest.UsageError(f"{BASELINE_OPTION} {opt(BASELINE_OPTION)}: no such file (create it with {UPDATE_BASELINE_OPTION})")
+        explicit = bool(opt(MODELS_OPTION) or opt(DATASETS_OPTION) or opt(FAMILY_OPTION) or opt(FAMILIES_FILE_OPTION))
+        if explicit and not self.is_worker:
+            self.retire_previous_report()
+        try:
+            for text in opt(FAMILY_OPTION):
+                name, members = parse_family_option(text)
+                declare_family(name, members)
+            if opt(FAMILIES_FILE_OPTION):
+                load_families_file(opt(FAMILIES_FILE_OPTION))
+            for spec in opt(MODELS_OPTION) or []:
+                _validate_subject(spec)
+            for spec in opt(DATASETS_OPTION) or []:
+                _validate_dataset(spec)
+        except (ModelSpecError, ValueError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.claims = list(load_all().values())
+        self.cases = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
+
+    def _check_numbers(self) -> None:
+        opt = self.config.getoption
+        tokens, context = opt(TOKENS_OPTION), opt(CONTEXT_OPTION)
+        if tokens is not None and tokens <= 0:
+            raise pytest.UsageError(f"{TOKENS_OPTION} must be a positive number of tokens, got {tokens}")
+        if context is not None and context < 2:
+            raise pytest.UsageError(f"{CONTEXT_OPTION} must be >= 2, got {context}")
+        if opt(DTYPE_OPTION) not in ("float32", "bfloat16", "float16"):
+            raise pytest.UsageError(f"{DTYPE_OPTION} {opt(DTYPE_OPTION)!r}: expected float32, bfloat16 or float16")
+        if opt(DEVICE_OPTION) not in ("auto", "cpu", "cuda") and not str(opt(DEVICE_OPTION)).startswith("cuda:"):
+            raise pytest.UsageError(f"{DEVICE_OPTION} {opt(DEVICE_OPTION)!r}: expected auto, cpu, cuda or cuda:N")
+
+    def settings(self) -> Any:
+        """RunSettings for this process (device resolved here: workers pin their own GPU)."""
+        from fixtures.models import pick_device
+        from fixtures.workbench import RunSettings
+
+        opt = self.config.getoption
+        tokens = opt(TOKENS_OPTION)
+        return RunSettings(
+            tokens_small=tokens or self.profile.tokens_small,
+            tokens_full=tokens or self.profile.tokens_full,
+            context_length=opt(CONTEXT_OPTION) or self.profile.context_length,
+            device=pick_device(opt(DEVICE_OPTION)),
+            dtype=opt(DTYPE_OPTION),
+            seed=opt(SEED_OPTION) if opt(SEED_OPTION) is not None else self.profile.seed,
+        )
+
+    @property
+    def report_path(self) -> Path:
+        """Where summary.json goes (relative paths are taken from the invocation directory)."""
+        path: Path = self.config.getoption(REPORT_OPTION)
+        return path if path.is_absolute() else Path(self.config.invocation_params.dir) / path
+
+    def retire_previous_report(self) -> None:
+        """Move an earlier summary aside so that a failed run never leaves an old report looking current."""
+        path = self.report_path
+        if path.exists():
+            shutil.move(path, path.with_name(path.stem + ".previous.json"))
+
+    # --- collection and results -----------------------------------------------------------------------------
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Remember whether claims will run (only then do reports get written)."""
+        self.collected_claims = any(_case_of(item) is not None for item in session.items)
+        self.selected = [c for item in session.items if (c := _case_of(item)) is not None]
+        if self.collected_claims and not self.is_worker:
+            self.retire_previous_report()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect rows on whichever process sees the report (the controller under xdist)."""
+        for name, value in report.user_properties:
+            if name == ROW_PROPERTY:
+                self.rows.append(value)
+                self.collected_claims = True
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Write summary.json (controller only), gate against a baseline, draw figures."""
+        if self.is_worker or not self.collected_claims:
+            return
+        from fixtures.activations import FORWARD
+
+        run = self._run_info(forward_local=FORWARD.count)
+        self.summary = report.build_summary(self.rows, run)
+        base = self.config.getoption(BASELINE_OPTION)
+        if base is not None:
+            self.gate = baseline_mod.compare(base, self.summary["claims"], self.selected) if base.is_file() else None
+            if self.config.getoption(UPDATE_BASELINE_OPTION):
+                baseline_mod.write(base, self.summary["claims"])
+            elif self.gate is not None and self.gate.missing:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.summary["run"]["baseline"] = self.gate.as_dict() if self.gate else None
+        report.write_summary(self.report_path, self.summary)
+        if not self.config.getoption(NO_FIGURES_OPTION):
+            self._render()
+
+    def _render(self) -> None:
+        try:
+            from claims import render
+        except ImportError:
+            return
+        assert self.summary is not None
+        render.render_all(self.summary, self.report_path.parent)
+
+    def _run_info(self, forward_local: int) -> dict[str, Any]:
+        opt = self.config.getoption
+        forward = sum(int(r.get("forward_passes", 0)) for r in self.rows)
+        settings = self.settings()
+        return {
+            "started": _iso(self.started),
+            "finished": _iso(time.time()),
+            "git_commit": report.git_commit(ROOT),
+            "versions": report.versions(),
+            "device": settings.device,
+            "profile": self.profile.name,
+            "options": {
+                "models": opt(MODELS_OPTION),
+                "datasets": opt(DATASETS_OPTION),
+                "families": opt(FAMILY_OPTION),
+                "tokens_small": settings.tokens_small,
+                "tokens_full": settings.tokens_full,
+                "context_length": settings.context_length,
+                "dtype": settings.dtype,
+                "seed": settings.seed,
+                "markexpr": self.config.getoption("markexpr", ""),
+                "keyword": self.config.getoption("keyword", ""),
+                "xdist_workers": getattr(self.config.option, "numprocesses", None),
+            },
+            "forward_passes": forward,
+            "hub_offline": os.environ.get("HF_HUB_OFFLINE") == "1",
+        }
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """The claim table, the Checklist, and the baseline diff."""
+        if self.summary is None:
+            return
+        tr = terminalreporter
+        if self.config.getoption("verbose", 0) >= -1:
+            tr.write_sep("=", "claims")
+            for line in report.table_lines(self.summary["claims"], width=max(200, tr._tw.fullwidth)):  # noqa: SLF001
+                tr.write_line(line)
+        tr.write_sep("-", "checklist")
+        for line in report.checklist_lines(self.summary):
+            tr.write_line(line)
+        if self.gate is not None:
+            tr.write_sep("-", f"baseline {self.config.getoption(BASELINE_OPTION)}")
+            for line in self.gate.lines():
+                tr.write_line(line)
+        tr.write_line(f"summary: {self.report_path}  (forward passes: {self.summary['run']['forward_passes']})")
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _validate_subject(spec: str) -> None:
+    """Fail at start-up (seconds, not after model loading) for unknown or unavailable models."""
+    from fixtures.models import is_family, resolve_family, resolve_model
+
+    base = spec.split(":", 1)[0]
+    if is_family(base) and ":" not in spec:
+        resolve_family(spec)
+    else:
+        resolve_model(spec)
+
+
+def _validate_dataset(spec: str) -> None:
+    from fixtures.corpora import CORPORA, CorpusError, load_corpus
+
+    if spec in CORPORA:
+        return
+    try:
+        load_corpus(spec)
+    except CorpusError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# --- fixtures --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def workbench(pytestconfig: pytest.Config) -> Any:
+    """The session's models/corpora/activations (read-only for claims: mutations leak across the session)."""
+    from fixtures.workbench import Workbench
+
+    session: ClaimsSession = pytestconfig.pluginmanager.get_plugin("claims-session")
+    bench = Workbench(session.settings())
+    yield bench
+    bench.release_all()
+
+
+@pytest.fixture
+def claim_result(request: pytest.FixtureRequest, workbench: Any) -> Any:
+    """Runs the case and returns its Evidence; stashes it for the report (also on FAIL)."""
+    from claims.registry import REGISTRY
+    from claims.runner import run_case
+    from fixtures.activations import FORWARD
+
+    case: ClaimCase = request.getfixturevalue(CASE_FIXTURE)
+    request.node.stash[started_key] = time.time()
+    before = FORWARD.count
+    try:
+        evidence = run_case(case, REGISTRY.get(case.claim_id), workbench)
+    finally:
+        request.node.stash[forward_key] = FORWARD.count - before
+    request.node.stash[evidence_key] = evidence
+    return evidence
+
+
+@pytest.fixture
+def claim_gate(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Any:
+    """Turns Evidence into the test outcome: without a baseline FAIL fails; with one, only regressions do."""
+    base = pytestconfig.getoption(BASELINE_OPTION)
+    expected = baseline_mod.load(base) if base is not None and base.is_file() and not pytestconfig.getoption(UPDATE_BASELINE_OPTION) else None
+    case: ClaimCase = request.getfixturevalue(CASE_FIXTURE)
+
+    def gate(evidence: Evidence) -> None:
+        __tracebackhide__ = True
+        if expected is not None:
+            problem = baseline_mod.regression(expected, case, evidence)
+            if problem:
+                pytest.fail(problem, pytrace=False)
+            return
+        if evidence.verdict is Verdict.FAIL:
+            pytest.fail(f"{case.claim_id} FAIL: {evidence.key.formatted()}: {evidence.reason}", pytrace=False)
+        if evidence.verdict in (Verdict.INCONCLUSIVE, Verdict.NOT_RUN):
+            pytest.skip(f"{evidence.verdict}: {evidence.reason}")
+
+    return gate

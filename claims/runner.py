@@ -1,0 +1,86 @@
+"""Run one claim case: resolve its subject, decide applicability, call the check, return Evidence.
+
+Applicability is decided here, before any measurement, from the claim's declared needs and the model's
+config: a cross-seed claim on a single model, a claim on an encoder-only model, or a claim needing untrained
+controls on a family without them is NOT_RUN with the reason. Anything else that goes wrong propagates and the
+plugin records the row as ERROR.
+"""
+
+from __future__ import annotations
+
+import math
+
+from claims.context import ClaimContext, NotApplicable
+from claims.matrix import ClaimCase
+from claims.registry import Claim
+from claims.verdict import Evidence, KeyNumber, Verdict
+from fixtures.models import FamilyRef, ModelRef, causal_lm_problem, is_family, resolve_family, resolve_model
+from fixtures.workbench import Workbench
+
+PUBLISHED = ModelRef("paper-tables", "published", "claims/papers", scale="full")
+
+
+def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimContext:
+    """Resolve the case's subject into a context, raising NotApplicable when the claim cannot use it."""
+    family: FamilyRef | None = None
+    if claim.needs.published:
+        return ClaimContext(claim, case.axis, case.subject, PUBLISHED, None, None, workbench)
+    if claim.needs.seeds > 1:
+        if not is_family(case.subject.split(":", 1)[0]) or ":" in case.subject:
+            raise NotApplicable(
+                f"{claim.id} needs >= {claim.needs.seeds} seeds of one architecture; {case.subject} is a single "
+                "model (declare a family with --family NAME=SPEC,SPEC,...)"
+            )
+        family = resolve_family(case.subject)
+        if len(family.members) < claim.needs.seeds:
+            raise NotApplicable(f"{claim.id} needs >= {claim.needs.seeds} seeds; {case.subject} has {len(family.members)}")
+        if claim.needs.untrained_control and not family.controls:
+            raise NotApplicable(f"{claim.id} needs untrained controls; family {case.subject} declares none")
+        model: ModelRef = family.reference
+    elif is_family(case.subject):
+        family = resolve_family(case.subject)  # single-model claims use every seed when given a family
+        model = family.reference
+    else:
+        model = resolve_model(case.subject)
+    problem = causal_lm_problem(model)
+    if problem:
+        raise NotApplicable(problem)
+    return ClaimContext(
+        claim=claim,
+        axis=case.axis,
+        subject_spec=case.subject,
+        model=model,
+        family=family,
+        dataset=case.dataset,
+        workbench=workbench,
+    )
+
+
+def run_case(case: ClaimCase, claim: Claim, workbench: Workbench) -> Evidence:
+    """Evaluate a case; NotApplicable becomes a NOT_RUN Evidence, other exceptions propagate (-> ERROR)."""
+    try:
+        ctx = context_for(case, claim, workbench)
+        evidence = claim.check(ctx)
+    except NotApplicable as exc:
+        return not_run(claim, str(exc))
+    if not isinstance(evidence, Evidence):
+        raise TypeError(f"claim {claim.id} returned {type(evidence).__name__}, not Evidence")
+    if evidence.verdict is Verdict.ERROR:
+        raise RuntimeError(f"claim {claim.id} returned ERROR itself: {evidence.reason}")
+    _check_numbers(claim, evidence)
+    return evidence
+
+
+def not_run(claim: Claim, reason: str) -> Evidence:
+    """A NOT_RUN result with its reason."""
+    return Evidence(
+        verdict=Verdict.NOT_RUN,
+        key=KeyNumber("", math.nan, "", claim.key_tolerance),
+        reason=reason,
+    )
+
+
+def _check_numbers(claim: Claim, evidence: Evidence) -> None:
+    """A verdict must never rest on NaN/inf: a non-finite key number is a harness error, not a finding."""
+    if evidence.verdict in (Verdict.PASS, Verdict.FAIL) and not math.isfinite(evidence.key.value):
+        raise ValueError(f"claim {claim.id}: key number {evidence.key.name} is {evidence.key.value}; refusing a verdict")

@@ -1,0 +1,1 @@
+"""The embedded model zoo: seeded tiny model families trained by zoo/train.py."""
