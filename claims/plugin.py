@@ -19,7 +19,7 @@ from claims import baseline as baseline_mod
 from claims import report
 from claims.matrix import ClaimCase, expand
 from claims.profiles import get_profile
-from claims.registry import load_all
+from claims.registry import PAPERS_PACKAGE, load_all
 from claims.verdict import Axis, Evidence, Verdict, jsonable
 
 PROFILE_OPTION = "--claims-profile"
@@ -37,6 +37,7 @@ BASELINE_OPTION = "--claims-baseline"
 UPDATE_BASELINE_OPTION = "--claims-update-baseline"
 NO_FIGURES_OPTION = "--no-figures"
 
+PACKAGES_INI = "claims_packages"
 ROW_PROPERTY = "claim_row"
 CASE_FIXTURE = "case"
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(BASELINE_OPTION, type=Path, default=None, metavar="FILE", help="gate on a committed baseline: only regressions fail")
     group.addoption(UPDATE_BASELINE_OPTION, action="store_true", default=False, help="rewrite the --claims-baseline file from this run")
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
+    parser.addini(PACKAGES_INI, type="linelist", default=[PAPERS_PACKAGE], help="packages whose modules register claims")
 
 
 @pytest.hookimpl(trylast=True)
@@ -77,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim(id): the claim a test checks")
     if config.getoption("help", False):
         return
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"  # honour the xdist_group marks: one worker per model
     session = ClaimsSession(config)
     config.pluginmanager.register(session, "claims-session")
     session.configure()
@@ -218,7 +222,7 @@ class ClaimsSession:
                 _validate_dataset(spec)
         except (ModelSpecError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
-        self.claims = list(load_all().values())
+        self.claims = list(load_all(self.config.getini(PACKAGES_INI)).values())
         self.cases = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
 
     def _check_numbers(self) -> None:
@@ -387,9 +391,18 @@ def workbench(pytestconfig: pytest.Config) -> Any:
     from fixtures.workbench import Workbench
 
     session: ClaimsSession = pytestconfig.pluginmanager.get_plugin("claims-session")
+    _share_cores(pytestconfig)
     bench = Workbench(session.settings())
     yield bench
     bench.release_all()
+
+
+def _share_cores(config: pytest.Config) -> None:
+    """Give each xdist worker an equal share of the CPU threads (one thread each on a 2-core machine)."""
+    import torch
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ PROFILES: dict[str, Profile] = {
             description="embedded and offline: the zoo families and SmolLM2-135M on the packaged corpora (2 CPU cores)",
             cells={
                 Axis.ORIGINAL: Cell(("zoo-gpt2-s",), ("sotu",)),
-                Axis.GT1: Cell(("zoo-gpt2-w", "zoo-neox-s", "smollm2-135m"), ("sotu",)),
+                Axis.GT1: Cell(("zoo-gpt2-n", "zoo-neox-s", "smollm2-135m"), ("sotu",)),
                 Axis.GT2: Cell(("zoo-gpt2-s", "smollm2-135m"), GT2_CORPORA),
                 Axis.GT3: Cell(("zoo-gpt2-s", "smollm2-135m"), ("sotu",)),
             },

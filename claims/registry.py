@@ -245,27 +245,26 @@ def claim(
             check=check,
             origin=f"{check.__module__}.{check.__qualname__}",
         )
-        (registry or REGISTRY).add(item)
+        (registry if registry is not None else REGISTRY).add(item)
         check.claim = item  # type: ignore[attr-defined]
         return check
 
     return decorate
 
 
-_loaded = False
+_loaded: set[str] = set()
 
 
-def load_all() -> Mapping[str, Claim]:
-    """Import every module under claims.papers (sorted, deterministic) and freeze the registry."""
-    global _loaded  # noqa: PLW0603 - a process-wide, load-once registry
-    if not _loaded:
-        package = importlib.import_module(PAPERS_PACKAGE)
-        modules = sorted(
-            m.name for m in pkgutil.walk_packages(package.__path__, prefix=f"{PAPERS_PACKAGE}.") if not m.ispkg
-        )
+def load_all(packages: Iterable[str] = (PAPERS_PACKAGE,)) -> Mapping[str, Claim]:
+    """Import every module under the claim packages (sorted, deterministic) and freeze the registry."""
+    for root in packages:
+        if root in _loaded:
+            continue
+        package = importlib.import_module(root)
+        modules = sorted(m.name for m in pkgutil.walk_packages(package.__path__, prefix=f"{root}.") if not m.ispkg)
         for name in modules:
             importlib.import_module(name)
-        _loaded = True
+        _loaded.add(root)
     return REGISTRY.freeze()
 
 

@@ -17,12 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import torch
 
-import torch  # noqa: E402
-
-from zoo.families import FAMILIES, FamilySpec  # noqa: E402
+from zoo.families import FAMILIES, FamilySpec
 
 SWEEP_DIR = Path(os.environ.get("SWEEP_DIR", "/tmp/zoo-sweep"))
 SWEEP_TOKENS = 1_500_000
@@ -110,6 +107,9 @@ def measure() -> list[dict]:
 
 
 if __name__ == "__main__":
+    from fixtures.offline import configure_hub_access
+
+    configure_hub_access()
     if sys.argv[1] == "train":
         train(sys.argv[2], sys.argv[3])
     else:

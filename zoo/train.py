@@ -22,13 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from zoo.families import FAMILIES, TOKENIZER_DIR, FamilySpec  # noqa: E402
+from zoo.families import FAMILIES, TOKENIZER_DIR, FamilySpec
 
 EOT = "<|endoftext|>"
 EVAL_TOKENS = 200_000  # held-out tokens for the card's eval loss (the whole held-out split is ~270k)
@@ -261,6 +258,15 @@ def save_member(spec: FamilySpec, member: str, model: torch.nn.Module, out_dir: 
     return card
 
 
+def save_untrained(spec: FamilySpec, member: str, out_dir: Path) -> None:
+    """Save a member's initialisation (the untrained control): deterministic from the family's init seed."""
+    model = build_model(spec, spec.init_seed(member))
+    model.half().save_pretrained(out_dir)
+    load_tokenizer(spec.tokenizer_dir).save_pretrained(out_dir)
+    card = {"family": spec.name, "member": member, "trained": False, "init_seed": spec.init_seed(member), "torch": torch.__version__}
+    _write_card(out_dir, card)
+
+
 def _write_card(out_dir: Path, card: dict) -> None:
     (out_dir / "card.json").write_text(json.dumps(card, indent=1) + "\n")
 
@@ -292,6 +298,9 @@ def verify(tolerance: float = 0.01) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
+    from fixtures.offline import configure_hub_access
+
+    configure_hub_access()  # training never needs the hub; decide before transformers is imported
     parser = argparse.ArgumentParser(prog="python -m zoo.train", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("tokenizer")

@@ -1,0 +1,167 @@
+"""End-to-end tests of the claims plugin with toy claims (no models): rows, summary, xdist, baseline gating."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from claims.report import validate_summary
+
+pytest_plugins = ("pytester",)
+
+TOY_CLAIMS = '''
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis
+
+THRESHOLD = {threshold}
+
+
+def _crit():
+    return Criterion(full="value >= {{minimum}}", small="value >= {{minimum}}",
+                     thresholds_full={{"minimum": THRESHOLD}}, thresholds_small={{"minimum": THRESHOLD}})
+
+
+@claim("T1", title="toy pass", statement="a value is large", paper_ref="toy §1", axes=[Axis.ORIGINAL],
+       needs=Needs(published=True, text=False), criterion=_crit(), key_tolerance=0.01, version={version})
+def toy_pass(ctx):
+    value = 0.8
+    return ctx.evidence(value >= ctx.threshold("minimum"), key=("value", value), reason=f"value {{value}}",
+                        measured={{"value": value}}, control={{"value": 0.1}})
+
+
+@claim("T2", title="toy fail", statement="another value is large", paper_ref="toy §2", axes=[Axis.ORIGINAL],
+       needs=Needs(published=True, text=False), criterion=_crit(), key_tolerance=0.01)
+def toy_fail(ctx):
+    value = 0.2
+    return ctx.evidence(value >= ctx.threshold("minimum"), key=("value", value), reason=f"value {{value}}",
+                        measured={{"value": value}}, control={{"value": 0.1}})
+'''
+
+BROKEN_CLAIM = '''
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis
+
+
+@claim("T3", title="toy error", statement="the harness breaks", paper_ref="toy §3", axes=[Axis.ORIGINAL],
+       needs=Needs(published=True, text=False), criterion=Criterion(full="x", small="x"))
+def toy_error(ctx):
+    raise RuntimeError("harness exploded")
+'''
+
+
+def _suite(pytester: pytest.Pytester, threshold: float = 0.5, version: int = 1, broken: bool = False) -> None:
+    root = Path(__file__).resolve().parents[2]
+    pytester.makeconftest('pytest_plugins = ("claims.plugin",)\n')
+    pytester.makeini(
+        textwrap.dedent(
+            f"""
+            [pytest]
+            claims_packages = toyclaims
+            pythonpath = {root}
+            """
+        )
+    )
+    pkg = pytester.path / "toyclaims"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "toy.py").write_text(TOY_CLAIMS.format(threshold=threshold, version=version))
+    if broken:
+        (pkg / "broken.py").write_text(BROKEN_CLAIM)
+    pytester.makepyfile(
+        test_claims="""
+        def test_claim(case, claim_result, claim_gate):
+            claim_gate(claim_result)
+        """
+    )
+
+
+def _summary(pytester: pytest.Pytester) -> dict:
+    return json.loads((pytester.path / "reports" / "summary.json").read_text())
+
+
+def test_summary_has_one_row_per_claim_and_validates(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    summary = _summary(pytester)
+    validate_summary(summary)
+    assert {r["id"]: r["verdict"] for r in summary["claims"]} == {"T1": "PASS", "T2": "FAIL"}
+    assert set(summary["Checklist"]) == {"GT1_ModelGeneralization", "GT2_DataGeneralization", "GT3_MethodGeneralization"}
+    result.stdout.fnmatch_lines(["*T2*original*paper-tables*FAIL*value = 0.2*"])
+
+
+def test_failed_claim_message_quotes_numbers_and_criterion(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*T2 FAIL: value = 0.2*value >= 0.5*"])
+
+
+def test_harness_exception_is_an_error_row_not_a_verdict(pytester: pytest.Pytester) -> None:
+    _suite(pytester, broken=True)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    rows = {r["id"]: r for r in _summary(pytester)["claims"]}
+    assert rows["T3"]["verdict"] == "ERROR"
+    assert "harness exploded" in rows["T3"]["reason"]
+
+
+def test_xdist_writes_one_summary_with_every_row(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    summary = _summary(pytester)
+    assert sorted(r["id"] for r in summary["claims"]) == ["T1", "T2"]
+    assert not list((pytester.path / "reports").glob("*.partial"))
+
+
+def test_baseline_accepts_known_fail_and_reports_no_regression(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*0 regressions, 0 missing*"])
+
+
+def test_baseline_fails_on_a_flipped_verdict_naming_the_claim(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    _suite(pytester, threshold=0.9, version=1)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*REGRESSION T1*criterion changed without a version bump*"])
+
+
+def test_baseline_lists_a_new_claim_version_as_new_not_regression(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    _suite(pytester, threshold=0.9, version=2)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    result.stdout.fnmatch_lines(["*new (not in the baseline): T1*"])
+
+
+def test_baseline_reports_a_missing_claim(pytester: pytest.Pytester) -> None:
+    _suite(pytester, broken=True)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    _suite(pytester)
+    (pytester.path / "toyclaims" / "broken.py").unlink()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*missing*T3|original|paper-tables|weights*"])
+
+
+def test_unknown_model_is_a_usage_error_without_report(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--models", "no-such-model-xyz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no-such-model-xyz*not available offline*"])
+    assert not (pytester.path / "reports" / "summary.json").exists()
+
+
+def test_bad_token_count_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tokens", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--tokens must be a positive number*"])
