@@ -1,0 +1,167 @@
+"""The activation cache on a real (tiny, random) GPT-2 through TransformerBridge: keys, reuse, corruption, NaN."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures.activations import (
+    FORWARD,
+    MLP_POST_RAW,
+    MLP_PRE_MOMENTS,
+    ActivationError,
+    ActivationStore,
+    SampleSpec,
+    cache_key,
+)
+from fixtures.corpora import load_corpus
+from fixtures.models import load_model, resolve_model
+from fixtures.tokens import TokenBudgetError, sample_contexts
+
+TEXT = "The committee met on Tuesday.\nIt agreed to meet again in May, and again in June.\n" * 40
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from zoo.train import load_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=4096, n_positions=64, n_embd=32, n_layer=2, n_head=2, n_inner=64, bos_token_id=0, eos_token_id=0)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    load_tokenizer().save_pretrained(folder)
+    return load_model(resolve_model(str(folder)))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("text")
+    (folder / "a.txt").write_text(TEXT)
+    (folder / "b.txt").write_text(TEXT.upper())
+    return load_corpus(str(folder))
+
+
+def _get(store: ActivationStore, model, corpus, products, n_tokens: int = 512):  # type: ignore[no-untyped-def]
+    spec = SampleSpec(corpus.name, n_tokens, 32, 0)
+
+    def draw(m):  # type: ignore[no-untyped-def]
+        return sample_contexts(m.tokenizer, corpus, n_tokens, 32, m.start_token_id, m.excluded_token_ids, 0)
+
+    return store.get(model.identity, spec, corpus.sha256, "float32", products, lambda: model, draw)
+
+
+def test_samples_start_every_context_with_bos_and_exclude_newlines(tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    sample = sample_contexts(tiny_model.tokenizer, corpus, 320, 32, 0, tiny_model.excluded_token_ids)
+    assert sample.tokens.shape == (10, 32)
+    assert (sample.tokens[:, 0] == 0).all()
+    newline = tiny_model.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    assert sample.excluded[sample.tokens == newline].all()
+
+
+def test_same_request_gives_the_same_tokens(tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    first = sample_contexts(tiny_model.tokenizer, corpus, 256, 32, 0, (0,), seed=3)
+    second = sample_contexts(tiny_model.tokenizer, corpus, 256, 32, 0, (0,), seed=3)
+    np.testing.assert_array_equal(first.tokens, second.tokens)
+
+
+@pytest.mark.parametrize("n_tokens", [0, -5])
+def test_non_positive_token_budget_is_refused(tiny_model, corpus, n_tokens: int) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TokenBudgetError, match="positive"):
+        sample_contexts(tiny_model.tokenizer, corpus, n_tokens, 32, 0, (0,))
+
+
+def test_budget_larger_than_the_corpus_names_both_numbers(tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TokenBudgetError, match=r"has only [\d,]+ tokens.*10,000,000 were requested"):
+        sample_contexts(tiny_model.tokenizer, corpus, 10_000_000, 32, 0, (0,))
+
+
+def test_second_request_reuses_the_cache_without_a_forward_pass(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    first = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
+    before = FORWARD.count
+    second = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
+    assert first.computed and not second.computed
+    assert FORWARD.count == before
+    np.testing.assert_array_equal(first.raw(MLP_POST_RAW), second.raw(MLP_POST_RAW))
+
+
+def test_raw_activations_equal_a_direct_bridge_run(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    acts = _get(ActivationStore(tmp_path), tiny_model, corpus, [MLP_POST_RAW])
+    tokens = torch.from_numpy(acts.tokens[:2])
+    _, cache = tiny_model.bridge.run_with_cache(tokens, names_filter=["blocks.1.mlp.hook_post"])
+    direct = cache["blocks.1.mlp.hook_post"].reshape(-1, tiny_model.d_mlp).numpy()
+    np.testing.assert_allclose(acts.raw(MLP_POST_RAW)[: direct.shape[0], 1], direct, atol=2e-3, rtol=2e-3)
+
+
+def test_missing_product_is_added_in_one_forward_pass(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    _get(store, tiny_model, corpus, [MLP_POST_RAW])
+    before = FORWARD.count
+    both = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
+    assert FORWARD.count == before + 1
+    assert set(both.products) == {MLP_POST_RAW, MLP_PRE_MOMENTS}
+
+
+def test_corrupted_cache_file_is_detected_and_recomputed(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    first = _get(store, tiny_model, corpus, [MLP_POST_RAW])
+    expected = np.array(first.raw(MLP_POST_RAW))
+    path = tmp_path / first.key / "mlp_post.raw.npy"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    again = _get(store, tiny_model, corpus, [MLP_POST_RAW])
+    assert again.computed
+    np.testing.assert_array_equal(expected, again.raw(MLP_POST_RAW))
+
+
+def test_truncated_cache_file_is_detected_and_recomputed(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    first = _get(store, tiny_model, corpus, [MLP_PRE_MOMENTS])
+    path = tmp_path / first.key / "mlp_pre.moments.npz"
+    path.write_bytes(path.read_bytes()[:100])
+    assert _get(store, tiny_model, corpus, [MLP_PRE_MOMENTS]).computed
+
+
+def test_key_changes_with_everything_that_changes_the_numbers() -> None:
+    spec = SampleSpec("sotu", 1000, 128, 0)
+    base = cache_key("m", spec, "c", "float32")
+    variants = [
+        cache_key("m2", spec, "c", "float32"),
+        cache_key("m", SampleSpec("sotu", 1001, 128, 0), "c", "float32"),
+        cache_key("m", SampleSpec("sotu", 1000, 64, 0), "c", "float32"),
+        cache_key("m", SampleSpec("sotu", 1000, 128, 1), "c", "float32"),
+        cache_key("m", SampleSpec("code", 1000, 128, 0), "c", "float32"),
+        cache_key("m", spec, "c2", "float32"),
+        cache_key("m", spec, "c", "bfloat16"),
+    ]
+    assert base not in variants and len(set(variants)) == len(variants)
+
+
+def test_nan_activations_are_refused_not_averaged(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    with torch.no_grad():
+        tiny_model.bridge.blocks[0].mlp.W_in[0, 0] = float("nan")
+    try:
+        with pytest.raises(ActivationError, match="NaN/inf values in blocks.0.mlp.hook_pre"):
+            _get(ActivationStore(tmp_path), tiny_model, corpus, [MLP_PRE_MOMENTS])
+        assert not any((tmp_path).rglob("*.npz"))
+    finally:
+        with torch.no_grad():
+            tiny_model.bridge.blocks[0].mlp.W_in[0, 0] = 0.0
+
+
+def test_manifest_records_checksums_of_every_file(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    acts = _get(ActivationStore(tmp_path), tiny_model, corpus, [MLP_POST_RAW])
+    manifest = json.loads((tmp_path / acts.key / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"tokens", "excluded", MLP_POST_RAW}
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
