@@ -80,6 +80,7 @@ class ClaimContext:
         control: dict[str, Any] | None = None,
         n_tokens: int = 0,
         inconclusive: str | None = None,
+        figures: dict[str, Any] | None = None,
     ) -> Evidence:
         """Build the row's Evidence.
 
@@ -90,6 +91,7 @@ class ClaimContext:
             measured, control: the numbers behind the verdict and their control.
             n_tokens: tokens the numbers rest on; below the claim's min_tokens the verdict is INCONCLUSIVE.
             inconclusive: a reason the data cannot decide (e.g. too few universal neurons), or None.
+            figures: figure data by kind (claims/render.py), drawn into reports/figures/.
         """
         verdict = Verdict.PASS if passed else Verdict.FAIL
         if self.claim.min_tokens and n_tokens < self.claim.min_tokens:
@@ -110,6 +112,7 @@ class ClaimContext:
             criterion=self.criterion_text,
             n_tokens=n_tokens,
             scale=self.scale,
+            figures=figures or {},
         )
 
     def key_criterion(self) -> str:

@@ -145,6 +145,7 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
         key = {"name": evidence.key.name, "value": evidence.key.value, "criterion": evidence.key.criterion, "tolerance": evidence.key.tolerance}
         measured, control = evidence.measured, evidence.control
         criterion, n_tokens, scale = evidence.criterion, evidence.n_tokens, evidence.scale
+    figures = jsonable(evidence.figures) if evidence is not None and evidence.figures else {}
     return jsonable(
         {
             "id": claim.id,
@@ -167,7 +168,7 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
             "forward_passes": forward,
             "nodeid": item.nodeid,
         }
-    )
+    ) | ({"figures": figures} if figures else {})
 
 
 def _error_message(call: pytest.CallInfo[None]) -> str:
@@ -184,12 +185,15 @@ class ClaimsSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.rows: list[report.ClaimRow] = []
+        self.figures: list[dict[str, Any]] = []
         self.cases: list[ClaimCase] = []
         self.started = time.time()
         self.is_worker = hasattr(config, "workerinput")
         self.summary: report.Summary | None = None
         self.gate: baseline_mod.GateResult | None = None
         self.collected_claims = False
+        self.render_error: str | None = None
+        self.plan: dict[tuple[str, str], frozenset[str]] = {}
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -268,9 +272,10 @@ class ClaimsSession:
     # --- collection and results -----------------------------------------------------------------------------
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Remember whether claims will run (only then do reports get written)."""
+        """Remember whether claims will run (only then do reports get written) and plan the forward passes."""
         self.collected_claims = any(_case_of(item) is not None for item in session.items)
         self.selected = [c for item in session.items if (c := _case_of(item)) is not None]
+        self.plan = forward_plan(self.selected)
         if self.collected_claims and not self.is_worker:
             self.retire_previous_report()
 
@@ -278,7 +283,11 @@ class ClaimsSession:
         """Collect rows on whichever process sees the report (the controller under xdist)."""
         for name, value in report.user_properties:
             if name == ROW_PROPERTY:
-                self.rows.append(value)
+                row = dict(value)
+                figures = row.pop("figures", None)
+                if figures:
+                    self.figures.append({"row": {k: row[k] for k in ("id", "axis", "model", "dataset", "verdict")}, "figures": figures})
+                self.rows.append(row)
                 self.collected_claims = True
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -302,12 +311,14 @@ class ClaimsSession:
             self._render()
 
     def _render(self) -> None:
-        try:
-            from claims import render
-        except ImportError:
-            return
+        """Figures, summary.md and report.html; a failure here is reported, never hides summary.json."""
+        from claims import render
+
         assert self.summary is not None
-        render.render_all(self.summary, self.report_path.parent)
+        try:
+            render.render_all(self.summary, self.figures, self.report_path.parent)
+        except Exception as exc:  # noqa: BLE001 - the summary is already written; say what failed
+            self.render_error = f"{type(exc).__name__}: {exc}"
 
     def _run_info(self, forward_local: int) -> dict[str, Any]:
         opt = self.config.getoption
@@ -353,7 +364,32 @@ class ClaimsSession:
             tr.write_sep("-", f"baseline {self.config.getoption(BASELINE_OPTION)}")
             for line in self.gate.lines():
                 tr.write_line(line)
+        if self.render_error:
+            tr.write_line(f"figures/HTML not written: {self.render_error}", red=True)
         tr.write_line(f"summary: {self.report_path}  (forward passes: {self.summary['run']['forward_passes']})")
+
+
+def forward_plan(cases: list[ClaimCase]) -> dict[tuple[str, str], frozenset[str]]:
+    """(model name, dataset) -> every activation product the selected claims need from it (one pass each)."""
+    from claims.registry import REGISTRY
+    from fixtures.models import ModelSpecError, is_family, resolve_family, resolve_model
+
+    plan: dict[tuple[str, str], set[str]] = {}
+    for case in cases:
+        claim = REGISTRY.get(case.claim_id)
+        if case.dataset is None or not claim.needs.products:
+            continue
+        try:
+            if is_family(case.subject):
+                family = resolve_family(case.subject)
+                names = [m.name for m in (*family.members, *family.controls)]
+            else:
+                names = [resolve_model(case.subject).name]
+        except (ModelSpecError, ValueError):
+            continue  # reported by the test itself
+        for name in names:
+            plan.setdefault((name, case.dataset), set()).update(claim.needs.products)
+    return {k: frozenset(v) for k, v in plan.items()}
 
 
 def _iso(t: float) -> str:
@@ -393,6 +429,7 @@ def workbench(pytestconfig: pytest.Config) -> Any:
     session: ClaimsSession = pytestconfig.pluginmanager.get_plugin("claims-session")
     _share_cores(pytestconfig)
     bench = Workbench(session.settings())
+    bench.plan = getattr(session, "plan", {})
     yield bench
     bench.release_all()
 

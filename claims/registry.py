@@ -38,7 +38,7 @@ class Needs:
         products: activation products on text (see fixtures/activations.py); empty means weights only.
         intervention: the claim runs the model with hooks that change activations (no disk cache applies).
         text: the claim reads text at all (weight-only claims run once per model, on no dataset).
-        untrained_control: the claim needs untrained (init) copies of the family as its control.
+        untrained_control: the claim compares with untrained (init) copies of the family when it has them.
         published: the claim reads the paper's published tables (claims/papers/<paper>/data), not a model.
     """
 

@@ -34,8 +34,6 @@ def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimCon
         family = resolve_family(case.subject)
         if len(family.members) < claim.needs.seeds:
             raise NotApplicable(f"{claim.id} needs >= {claim.needs.seeds} seeds; {case.subject} has {len(family.members)}")
-        if claim.needs.untrained_control and not family.controls:
-            raise NotApplicable(f"{claim.id} needs untrained controls; family {case.subject} declares none")
         model: ModelRef = family.reference
     elif is_family(case.subject):
         family = resolve_family(case.subject)  # single-model claims use every seed when given a family

@@ -74,6 +74,8 @@ class Evidence:
         reason: one sentence generated from the numbers; for FAIL/INCONCLUSIVE it says what fell short.
         n_tokens: tokens the numbers rest on (0 for weight-only claims).
         scale: which criterion applied: "full" or "small".
+        figures: data for the report's figures, by figure kind (see claims/render.py for the kinds and
+            their fields); drawn into reports/figures/ and report.html, not stored in summary.json.
     """
 
     verdict: Verdict
@@ -84,6 +86,7 @@ class Evidence:
     criterion: str = ""
     n_tokens: int = 0
     scale: str = "small"
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 def fmt(value: Any) -> str:

@@ -91,7 +91,7 @@ FAMILIES: dict[str, FamilySpec] = {
             d_mlp=512,
             members="ab",
             untrained="ab",
-            tokens=8_000_000,
+            tokens=6_000_000,
             role="gt1-width",
         ),
         # GT1: Pythia-style GPT-NeoX (rotary, parallel attention, exact GELU, untied unembedding), two seeds.
@@ -104,7 +104,7 @@ FAMILIES: dict[str, FamilySpec] = {
             d_mlp=512,
             members="ab",
             untrained="ab",
-            tokens=8_000_000,
+            tokens=6_000_000,
             role="gt1-architecture",
             tie_embeddings=False,
             extra={"rotary_pct": 0.25, "use_parallel_residual": True},

@@ -1,0 +1,154 @@
+"""S1: the statistical signature of universal neurons (§4.2, Fig. 3), as within-layer percentiles.
+
+Per neuron: pre-activation moments computed exactly (no histograms) with BOS positions left out, activation
+frequency P(pre > 0), and the weight statistics of the folded/centred weights; each ranked within its layer
+(scipy `percentileofscore(kind="rank")`). The claim is about where universal neurons sit in those ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from claims.context import ClaimContext
+from claims.lib.inference import auroc, mann_whitney_greater, permutation_median_shift
+from claims.lib.percentiles import within_layer_percentile
+from claims.lib.universality import universal_mask
+from claims.papers.universal_neurons.measures import activation_moments, universality, weight_table
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis, Evidence
+from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
+
+# metric column -> the direction the paper reports for universal neurons (the bold rows of CLAIMS.md S1)
+GATED_METRICS = {"freq": "low", "skew": "high", "kurt": "high", "input_bias": "low", "l2_penalty": "high"}
+REPORTED_METRICS = {"mean": "low", "in_out_sim": "high", "vocab_kurt": "high"}
+LABELS = {
+    "freq": "activation frequency",
+    "skew": "pre-act skew",
+    "kurt": "pre-act kurtosis",
+    "input_bias": "input bias",
+    "l2_penalty": "L2 penalty",
+    "mean": "pre-act mean",
+    "in_out_sim": "cos(w_in, w_out)",
+    "vocab_kurt": "W_U kurtosis",
+}
+
+
+def neuron_frame(ctx: ClaimContext, ref, subset: str = "no_bos") -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Moments and weight statistics of one model's neurons, one row each (layer-major)."""
+    moments = activation_moments(ctx, ref, subset)
+    weights = weight_table(ctx, ref)
+    return pd.concat([moments, weights.drop(columns=["layer", "neuron"])], axis=1)
+
+
+def signature_shifts(
+    frame: pd.DataFrame, mask: np.ndarray, metrics: dict[str, str], seed: int
+) -> dict[str, dict[str, float]]:
+    """Per metric: median within-layer percentile of universal vs other neurons, shift, permutation p, AUROC."""
+    out = {}
+    layers = frame.layer.to_numpy()
+    for metric, direction in metrics.items():
+        values = frame[metric].to_numpy(dtype=np.float64)
+        if np.all(np.isnan(values)):
+            continue  # e.g. input bias of a gated MLP: undefined, not counted
+        pct = within_layer_percentile(values, layers)
+        ok = ~np.isnan(pct)
+        shift, p = permutation_median_shift(pct[ok], mask[ok], layers[ok], n_perm=500, seed=seed)
+        u, o = pct[ok & mask], pct[ok & ~mask]
+        signed = (u, o) if direction == "high" else (-u, -o)
+        out[metric] = {
+            "median_universal": float(np.median(u)),
+            "median_other": float(np.median(o)),
+            "shift": shift,
+            "permutation_p": p,
+            "auroc_claimed_direction": auroc(*signed),
+            "mann_whitney_p": mann_whitney_greater(*signed),
+            "direction": direction,
+        }
+    return out
+
+
+def _moved(stats: dict[str, float], min_shift: float, max_p: float) -> bool:
+    sign = 1 if stats["direction"] == "high" else -1
+    return sign * stats["shift"] >= min_shift and stats["permutation_p"] < max_p
+
+
+@claim(
+    "S1",
+    title="universal neurons have a statistical signature",
+    statement="""Universal neurons have large weight norm, a very negative input bias and hence low activation
+    frequency, and very high pre-activation skew and kurtosis; non-universal neurons are Gaussian-like.""",
+    paper_ref="§4.2, Fig. 3, Fig. 14",
+    axes=(Axis.ORIGINAL, Axis.GT1, Axis.GT2),
+    needs=Needs(seeds=2, products=frozenset({MLP_POST_RAW, MLP_PRE_MOMENTS}), untrained_control=True),
+    criterion=Criterion(
+        full="every signature metric's universal median within-layer percentile is <= {low_max} (low) or >= "
+        "{high_min} (high), with one-sided Mann-Whitney p < {max_mw_p} and AUROC >= {min_auroc}; non-universal "
+        "median skew in [-{skew_band}, {skew_band}] and kurtosis in [{kurt_low}, {kurt_high}]",
+        small="at least {min_metrics} of the 5 signature metrics (activation frequency low, skew high, kurtosis high, "
+        "input bias low, L2 penalty high) move the claimed way by >= {min_shift} percentile points with a "
+        "within-layer permutation p < {max_p}; universal = excess > {universal_threshold}, else the top 2 %",
+        thresholds_full={"low_max": 35, "high_min": 65, "max_mw_p": 1e-3, "min_auroc": 0.65, "skew_band": 0.3,
+                         "kurt_low": 2.5, "kurt_high": 4.5, "universal_threshold": 0.5},
+        thresholds_small={"min_metrics": 4, "min_shift": 10, "max_p": 0.05, "universal_threshold": 0.3},
+    ),
+    min_tokens=16_384,
+    key_tolerance=1.0,
+)
+def signature(ctx: ClaimContext) -> Evidence:
+    u = universality(ctx)
+    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+    frame = neuron_frame(ctx, ctx.model)
+    seed = ctx.workbench.settings.seed
+    shifts = signature_shifts(frame, mask, GATED_METRICS, seed)
+    reported = signature_shifts(frame, mask, REPORTED_METRICS, seed)
+    with_bos = signature_shifts(neuron_frame(ctx, ctx.model, "all"), mask, GATED_METRICS, seed)
+    if ctx.scale == "full":
+        good = [
+            m for m, s in shifts.items()
+            if (s["median_universal"] <= ctx.threshold("low_max") if s["direction"] == "low" else s["median_universal"] >= ctx.threshold("high_min"))
+            and s["mann_whitney_p"] < ctx.threshold("max_mw_p") and s["auroc_claimed_direction"] >= ctx.threshold("min_auroc")
+        ]
+        other = frame[~mask]
+        gaussian_like = abs(float(other.skew.median())) <= ctx.threshold("skew_band") and ctx.threshold("kurt_low") <= float(other.kurt.median()) <= ctx.threshold("kurt_high")
+        passed = len(good) == len(shifts) and gaussian_like
+    else:
+        good = [m for m, s in shifts.items() if _moved(s, ctx.threshold("min_shift"), ctx.threshold("max_p"))]
+        passed = len(good) >= ctx.threshold("min_metrics")
+    control: dict[str, object] = {}
+    if u.control is not None and ctx.family is not None and ctx.family.controls:
+        cmask, crule = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+        cshifts = signature_shifts(neuron_frame(ctx, ctx.family.controls[0]), cmask, GATED_METRICS, seed)
+        control = {"untrained_rule": crule, "untrained_shift": {m: s["shift"] for m, s in cshifts.items()},
+                   "untrained_metrics_moved": [m for m, s in cshifts.items() if _moved(s, 10, 0.05)]}
+    summary = ", ".join(f"{LABELS[m]} {s['median_universal']:.0f} vs {s['median_other']:.0f}" for m, s in shifts.items())
+    return ctx.evidence(
+        passed,
+        key=("signature metrics moved", float(len(good))),
+        reason=f"{len(good)} of {len(shifts)} metrics moved the claimed way ({', '.join(LABELS[m] for m in good) or 'none'}); "
+        f"median percentiles universal vs other: {summary}; {int(mask.sum())} universal neurons ({rule})",
+        measured={"metrics": shifts, "reported_not_gated": reported, "with_bos_included": {m: s["shift"] for m, s in with_bos.items()},
+                  "universal_rule": rule, "n_universal": int(mask.sum()),
+                  "nonuniversal_median_skew": float(frame[~mask].skew.median()), "nonuniversal_median_kurt": float(frame[~mask].kurt.median())},
+        control=control,
+        n_tokens=u.n_tokens,
+        figures={"signature_boxes": _boxes(frame, mask)},
+    )
+
+
+def _boxes(frame: pd.DataFrame, mask: np.ndarray) -> dict[str, object]:
+    metrics = {**GATED_METRICS, **REPORTED_METRICS}
+    layers = frame.layer.to_numpy()
+    universal, other, expected = {}, {}, {}
+    rng = np.random.default_rng(0)
+    for metric, direction in metrics.items():
+        values = frame[metric].to_numpy(dtype=np.float64)
+        if np.all(np.isnan(values)):
+            continue
+        pct = within_layer_percentile(values, layers)
+        label = LABELS[metric]
+        universal[label] = pct[mask & ~np.isnan(pct)]
+        rest = pct[~mask & ~np.isnan(pct)]
+        other[label] = rng.choice(rest, size=min(len(rest), 2000), replace=False)
+        expected[label] = direction
+    return {"metrics": list(universal), "universal": universal, "other": other, "expected": expected}
