@@ -69,120 +69,66 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
     }
 
     def compute() -> Universality:
+        import torch
+
+        from claims.lib.universality import cross_model_correlations, depth_specialisation
+
         keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
-        n_layers, d_mlp = raws[0].shape[1], raws[0].shape[2]
-        pairs = _correlate(raws[0], raws[1:], keep, bench.settings.seed)
-        table = _table(pairs, [m.member or str(i) for i, m in enumerate(members[1:], 1)], n_layers, d_mlp)
-        depth = np.mean([_depth(p["best_layer"], n_layers, n_layers) for p in pairs], axis=0)
+        seed = bench.settings.seed
+        labels = [m.member or str(i) for i, m in enumerate(members[1:], 1)]
+        run = cross_model_correlations(raws[0], raws[1:], keep, torch.Generator().manual_seed(seed))
+        table = _table(run, labels, raws[0].shape[1], raws[0].shape[2])
+        n_layers = raws[0].shape[1]
+        depth = depth_specialisation([r.argmax_layer.numpy() for r in run.results], n_layers, raws[1].shape[1])
         control = None
         if len(controls) >= 2:
             craws = [c.raw(MLP_POST_RAW) for c in controls]
-            cpairs = _correlate(craws[0], craws[1:], keep, bench.settings.seed)
-            control = _table(cpairs, [c.member or "c" for c in family.controls[1:]], n_layers, d_mlp)
-        rotated = _correlate(raws[0], raws[1:2], keep, bench.settings.seed + 1, rotate_reference=True)[0]
+            crun = cross_model_correlations(craws[0], craws[1:], keep, torch.Generator().manual_seed(seed))
+            control = _table(crun, [c.member or "c" for c in family.controls[1:]], n_layers, craws[0].shape[2])
+        rotated = cross_model_correlations(
+            _rotated(raws[0], seed + 1), raws[1:2], keep, torch.Generator().manual_seed(seed), baselines=("gaussian",)
+        )
         return Universality(
             table=table,
             depth=depth,
             control=control,
-            rotated_numerator_excess=rotated["max_corr"] - rotated["baseline"],
-            single_comparison_excess=pairs[0]["max_corr"] - pairs[0]["baseline"],
-            n_tokens=int(keep.sum()),
-            comparisons=tuple(m.member or "" for m in members[1:]),
+            rotated_numerator_excess=(rotated.results[0].max_corr - rotated.baselines["gaussian"][0]).numpy(),
+            single_comparison_excess=table[f"corr_{labels[0]}"].to_numpy() - table[f"baseline_{labels[0]}"].to_numpy(),
+            n_tokens=run.n_tokens,
+            comparisons=tuple(labels),
         )
 
     return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute)
 
 
-def _correlate(
-    ref: np.ndarray, others: list[np.ndarray], keep: np.ndarray, seed: int, rotate_reference: bool = False
-) -> list[dict[str, np.ndarray]]:
-    """Reference vs each comparison model, streamed over kept positions in chunks (memory bounded by CHUNK)."""
+def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
+    """A Haar-rotated copy of a model's neurons, layer by layer (the numerator of U2's rotation control)."""
     import torch
 
-    from claims.lib.correlation import CrossCorrelation, gaussian_unit_rows, haar_orthogonal
+    from claims.lib.correlation import haar_orthogonal
 
-    n_layers, d = ref.shape[1], ref.shape[2]
-    gen = torch.Generator().manual_seed(seed)
-    ref_rotation = haar_orthogonal(n_layers, d, gen).float() if rotate_reference else None
-    accs = [CrossCorrelation(n_layers * d, o.shape[1], o.shape[2]) for o in others]
-    rows = np.flatnonzero(keep)
-    for start in range(0, len(rows), CHUNK):
-        idx = rows[start : start + CHUNK]
-        a = torch.from_numpy(np.asarray(ref[idx], dtype=np.float32))
-        if ref_rotation is not None:
-            a = torch.einsum("tld,lkd->tlk", a, ref_rotation)
-        a = a.reshape(len(idx), -1)
-        for acc, other in zip(accs, others, strict=True):
-            acc.update(a, torch.from_numpy(np.asarray(other[idx], dtype=np.float32)).reshape(len(idx), -1))
-    out = []
-    for k, acc in enumerate(accs):
-        best = acc.max_correlation()
-        g = torch.Generator().manual_seed(seed * 1000 + k)
-        out.append(
-            {
-                "max_corr": best.max_corr.numpy(),
-                "best_layer": best.argmax_layer.numpy(),
-                "baseline": acc.baseline_max_correlation(gaussian_unit_rows(acc.layers_b, acc.d_b, g)).numpy(),
-                "baseline_orth": acc.baseline_max_correlation(haar_orthogonal(acc.layers_b, acc.d_b, g)).numpy(),
-            }
-        )
+    n_pos, n_layers, d = acts.shape
+    rotation = haar_orthogonal(n_layers, d, torch.Generator().manual_seed(seed)).float()
+    out = np.empty(acts.shape, dtype=np.float16)
+    for start in range(0, n_pos, CHUNK):
+        block = torch.from_numpy(np.asarray(acts[start : start + CHUNK], dtype=np.float32))
+        out[start : start + CHUNK] = torch.einsum("tld,lkd->tlk", block, rotation).numpy()
     return out
 
 
-def _table(pairs: list[dict[str, np.ndarray]], labels: list[str], n_layers: int, d_mlp: int) -> pd.DataFrame:
-    corr = np.stack([p["max_corr"] for p in pairs])
-    base = np.stack([p["baseline"] for p in pairs])
-    orth = np.stack([p["baseline_orth"] for p in pairs])
-    frame = pd.DataFrame(
-        {
-            "layer": np.repeat(np.arange(n_layers), d_mlp),
-            "neuron": np.tile(np.arange(d_mlp), n_layers),
-            "max_corr": corr.max(0),
-            "mean_corr": corr.mean(0),
-            "min_corr": corr.min(0),
-            "max_baseline": base.max(0),
-            "mean_baseline": base.mean(0),
-            "min_baseline": base.min(0),
-            "mean_baseline_orth": orth.mean(0),
-        }
-    )
-    frame["excess_corr"] = frame.mean_corr - frame.mean_baseline
-    frame["excess_corr_orth"] = frame.mean_corr - frame.mean_baseline_orth
-    for label, p in zip(labels, pairs, strict=True):
-        frame[f"corr_{label}"] = p["max_corr"]
-        frame[f"baseline_{label}"] = p["baseline"]
-        frame[f"best_layer_{label}"] = p["best_layer"]
-    return frame
+def _table(run: Any, labels: list[str], n_layers: int, d_mlp: int) -> pd.DataFrame:
+    """The paper's table (claims/lib/universality.py) plus the orthogonal baseline and per-model columns."""
+    from claims.lib.universality import universality_table
 
-
-def _depth(best_layer: np.ndarray, layers_a: int, layers_b: int) -> np.ndarray:
-    source = np.repeat(np.arange(layers_a), len(best_layer) // layers_a)
-    counts = np.zeros((layers_a, layers_b))
-    np.add.at(counts, (source, best_layer), 1)
-    return counts / counts.sum(1, keepdims=True)
-
-
-# --- universal set -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UniversalSet:
-    """Which neurons count as universal, and by which pre-registered rule."""
-
-    mask: np.ndarray
-    rule: str
-    threshold: float
-
-
-def universal_set(excess: np.ndarray, threshold: float, fallback_top_frac: float, min_count: int) -> UniversalSet:
-    """ϱ > threshold; if fewer than `min_count` pass, the pre-registered fallback: the top `fallback_top_frac`."""
-    mask = excess > threshold
-    if mask.sum() >= min_count:
-        return UniversalSet(mask, f"excess > {threshold:g}", threshold)
-    k = max(1, int(round(fallback_top_frac * len(excess))))
-    cut = np.sort(excess)[-k]
-    return UniversalSet(excess >= cut, f"top {fallback_top_frac:.0%} by excess (fewer than {min_count} above {threshold:g})", float(cut))
+    table = universality_table(run.results, run.baselines["gaussian"], n_layers, d_mlp, names=labels)
+    orth = np.stack([b.numpy() for b in run.baselines["orthogonal"]])
+    table["mean_baseline_orth"] = orth.mean(0)
+    table["excess_corr_orth"] = table.mean_corr - table.mean_baseline_orth
+    for label, result, base in zip(labels, run.results, run.baselines["gaussian"], strict=True):
+        table[f"corr_{label}"] = result.max_corr.numpy()
+        table[f"baseline_{label}"] = base.numpy()
+    return table
 
 
 # --- weights and moments ---------------------------------------------------------------------------------

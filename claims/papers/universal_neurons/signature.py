@@ -110,7 +110,7 @@ def signature(ctx: ClaimContext) -> Evidence:
             and s["mann_whitney_p"] < ctx.threshold("max_mw_p") and s["auroc_claimed_direction"] >= ctx.threshold("min_auroc")
         ]
         other = frame[~mask]
-        gaussian_like = abs(float(other.skew.median())) <= ctx.threshold("skew_band") and ctx.threshold("kurt_low") <= float(other.kurt.median()) <= ctx.threshold("kurt_high")
+        gaussian_like = abs(float(other["skew"].median())) <= ctx.threshold("skew_band") and ctx.threshold("kurt_low") <= float(other["kurt"].median()) <= ctx.threshold("kurt_high")
         passed = len(good) == len(shifts) and gaussian_like
     else:
         good = [m for m, s in shifts.items() if _moved(s, ctx.threshold("min_shift"), ctx.threshold("max_p"))]
@@ -129,7 +129,7 @@ def signature(ctx: ClaimContext) -> Evidence:
         f"median percentiles universal vs other: {summary}; {int(mask.sum())} universal neurons ({rule})",
         measured={"metrics": shifts, "reported_not_gated": reported, "with_bos_included": {m: s["shift"] for m, s in with_bos.items()},
                   "universal_rule": rule, "n_universal": int(mask.sum()),
-                  "nonuniversal_median_skew": float(frame[~mask].skew.median()), "nonuniversal_median_kurt": float(frame[~mask].kurt.median())},
+                  "nonuniversal_median_skew": float(frame.loc[~mask, "skew"].median()), "nonuniversal_median_kurt": float(frame.loc[~mask, "kurt"].median())},
         control=control,
         n_tokens=u.n_tokens,
         figures={"signature_boxes": _boxes(frame, mask)},

@@ -9,11 +9,14 @@ when fewer than 30 neurons pass; every verdict is compared with the same pipelin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from claims.context import ClaimContext, NotApplicable
 from claims.lib.inference import mean_interval, spearman, wilson_interval
-from claims.papers.universal_neurons.measures import universal_set, universality
+from claims.lib.universality import universal_mask
+from claims.papers.universal_neurons.measures import universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Evidence, fmt
 from fixtures.activations import MLP_POST_RAW
@@ -26,6 +29,19 @@ FALLBACK = {"fallback_top_frac": 0.02, "fallback_min_count": 30}
 
 def _threshold(ctx: ClaimContext) -> float:
     return ctx.threshold("universal_threshold")
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    mask: np.ndarray
+    rule: str
+
+
+def _universal(excess: np.ndarray, ctx: ClaimContext) -> _Chosen:
+    """The universal set by the pre-registered rule: excess > threshold, else the top 2 % (fewer than 30 pass)."""
+    t = _threshold(ctx)
+    mask, rule = universal_mask(excess, t, ctx.threshold("fallback_top_frac"), int(ctx.threshold("fallback_min_count")))
+    return _Chosen(mask, f"excess > {t:g}" if rule == "threshold" else f"top 2 % by excess (fewer than 30 above {t:g})")
 
 
 def _excess_histogram(u, threshold: float) -> dict:  # type: ignore[no-untyped-def]
@@ -163,7 +179,7 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
 def consistency(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
     table = u.table
-    chosen = universal_set(table.excess_corr.to_numpy(), _threshold(ctx), ctx.threshold("fallback_top_frac"), int(ctx.threshold("fallback_min_count")))
+    chosen = _universal(table.excess_corr.to_numpy(), ctx)
     spread = (table.max_corr - table.min_corr).to_numpy()
     spread_u = float(spread[chosen.mask].mean())
     spread_all = float(spread.mean())
@@ -173,7 +189,7 @@ def consistency(ctx: ClaimContext) -> Evidence:
     for k, left_out in enumerate(u.comparisons):
         keep = [i for i in range(len(u.comparisons)) if i != k]
         loo_excess = corr[keep].mean(0) - base[keep].mean(0)
-        loo = universal_set(loo_excess, chosen.threshold, ctx.threshold("fallback_top_frac"), int(ctx.threshold("fallback_min_count")))
+        loo = _universal(loo_excess, ctx)
         jaccards[left_out] = float((loo.mask & chosen.mask).sum() / max(1, (loo.mask | chosen.mask).sum()))
     min_j = min(jaccards.values())
     passed = spread_u <= ctx.threshold("max_spread_universal") and min_j >= ctx.threshold("min_jaccard")
@@ -227,10 +243,10 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
         passed = bool(np.all(diag >= chance + ctx.threshold("margin")) and np.all(np.asarray(lows) > chance))
     control = {}
     if u.control is not None:
-        from claims.papers.universal_neurons.measures import _depth
+        from claims.lib.universality import depth_specialisation
 
         labels = [c for c in u.control.columns if c.startswith("best_layer_")]
-        control_depth = np.mean([_depth(u.control[c].to_numpy(), n_layers, n_layers) for c in labels], axis=0)
+        control_depth = depth_specialisation([u.control[c].to_numpy() for c in labels], n_layers, n_layers)
         control = {"untrained_diagonal": np.diag(control_depth), "chance": chance}
     return ctx.evidence(
         passed,
@@ -269,9 +285,8 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
         raise NotApplicable("the row's dataset is the original one")
     new = universality(ctx)
     old = universality(ctx, original)
-    args = (ctx.threshold("fallback_top_frac"), int(ctx.threshold("fallback_min_count")))
-    a = universal_set(old.table.excess_corr.to_numpy(), _threshold(ctx), *args)
-    b = universal_set(new.table.excess_corr.to_numpy(), _threshold(ctx), *args)
+    a = _universal(old.table.excess_corr.to_numpy(), ctx)
+    b = _universal(new.table.excess_corr.to_numpy(), ctx)
     n = len(a.mask)
     both = int((a.mask & b.mask).sum())
     chance = a.mask.sum() * b.mask.sum() / n
