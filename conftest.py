@@ -1,7 +1,5 @@
-"""Root conftest: hub access is decided before anything imports transformers, then the claims plugin loads."""
-
-from fixtures.offline import configure_hub_access
-
-configure_hub_access()
+"""Root conftest. The claims plugin is registered as a pytest11 entry point (pyproject.toml) and decides hub
+access on import, before anything imports transformers; listing it here keeps a source checkout without an
+editable install working too."""
 
 pytest_plugins = ("claims.plugin",)

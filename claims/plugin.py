@@ -15,12 +15,16 @@ from typing import Any
 
 import pytest
 
-from claims import baseline as baseline_mod
-from claims import report
-from claims.matrix import ClaimCase, expand
-from claims.profiles import get_profile
-from claims.registry import PAPERS_PACKAGE, load_all
-from claims.verdict import Axis, Evidence, Verdict, jsonable
+from fixtures.offline import configure_hub_access
+
+configure_hub_access()  # before anything can import huggingface_hub/transformers (they read it once)
+
+from claims import baseline as baseline_mod  # noqa: E402
+from claims import report  # noqa: E402
+from claims.matrix import ClaimCase, expand  # noqa: E402
+from claims.profiles import get_profile  # noqa: E402
+from claims.registry import PAPERS_PACKAGE, load_all  # noqa: E402
+from claims.verdict import Axis, Evidence, Verdict, jsonable  # noqa: E402
 
 PROFILE_OPTION = "--claims-profile"
 MODELS_OPTION = "--models"
@@ -211,6 +215,15 @@ class ClaimsSession:
             raise pytest.UsageError(f"{UPDATE_BASELINE_OPTION} needs {BASELINE_OPTION} FILE (the file to rewrite)")
         if opt(BASELINE_OPTION) and not opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION).is_file():
             raise pytest.UsageError(f"{BASELINE_OPTION} {opt(BASELINE_OPTION)}: no such file (create it with {UPDATE_BASELINE_OPTION})")
+        if not self.is_worker:
+            folder = self.report_path.parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"{REPORT_OPTION} {self.report_path}: cannot create the folder {folder} ({exc.strerror}); "
+                    "choose a writable path"
+                ) from None
         explicit = bool(opt(MODELS_OPTION) or opt(DATASETS_OPTION) or opt(FAMILY_OPTION) or opt(FAMILIES_FILE_OPTION))
         if explicit and not self.is_worker:
             self.retire_previous_report()
@@ -240,6 +253,13 @@ class ClaimsSession:
             raise pytest.UsageError(f"{DTYPE_OPTION} {opt(DTYPE_OPTION)!r}: expected float32, bfloat16 or float16")
         if opt(DEVICE_OPTION) not in ("auto", "cpu", "cuda") and not str(opt(DEVICE_OPTION)).startswith("cuda:"):
             raise pytest.UsageError(f"{DEVICE_OPTION} {opt(DEVICE_OPTION)!r}: expected auto, cpu, cuda or cuda:N")
+        if str(opt(DEVICE_OPTION)).startswith("cuda"):
+            from fixtures.models import ModelSpecError, pick_device
+
+            try:
+                pick_device(opt(DEVICE_OPTION))
+            except ModelSpecError as exc:
+                raise pytest.UsageError(str(exc)) from None
 
     def settings(self) -> Any:
         """RunSettings for this process (device resolved here: workers pin their own GPU)."""

@@ -1,0 +1,1257 @@
+"""F1-F7: the neuron families of §5 (Fig. 4, 15-21), found by variance reduction (F0, Eq. 4) or by their own tests.
+
+The paper labels every universal neuron by the binary feature whose split explains most of its variance (VR,
+claims/lib/variance_reduction.py), over token features, unigram features and their previous-token versions
+(claims/lib/features.py says how they are built and scaled to our samples). Families are then read off the labels:
+unigram (F1), alphabet (F2), previous-token (F3) and syntax (F5) neurons; position neurons (F4) come from the mutual
+information between firing and position, context neurons (F6) from AUROC, and F7 asks what the paper never
+measured: are universal neurons more interpretable than non-universal ones of the same layers?
+
+Measurement choices, fixed before any run:
+
+* Activations are the cached post-activations (`hook_post`, float16). The authors applied exact GELU to float16
+  pre-activations even for `gelu_new` models; the two differ by < 1e-3 and VR is a ratio of variances.
+* VR is computed for every neuron of a model (one [positions, d_mlp] layer at a time, so memory stays at one
+  layer) and stored with `workbench.derived`, so the families share one computation per model and dataset.
+* Universal = excess correlation > the pre-registered threshold, else the top 2 % by excess (the rule of U1-U4).
+  The untrained control gets its own universal set by the same rule and the same pipeline; it is reported with
+  every family. Non-universal comparisons use a layer-matched random sample, seeded by the run seed.
+* F4 fires = post-activation > 0, which is pre-activation > 0 for GELU MLPs (GELU(x) > 0 iff x > 0); gated MLPs
+  are NOT_RUN. Models with rotary position (GPT-NeoX, Llama) are the natural negative control of F4 (the paper's
+  Pythia has no universal neuron with kurtosis < 2); they run under the same criterion and the report names them.
+* F5 needs a part-of-speech tagger; spaCy's models are not on PyPI and nothing else is available offline, so F5 is
+  always NOT_RUN with that reason.
+* F6 is pre-registered on what our offline data has: the State of the Union speeches, split by era (speech year
+  < 1900 vs >= 1900, from the speech id "1790-Washington-1"). Every position gets its speech by replaying the
+  token sampler (fixtures/tokens.py) and checking that the replay reproduces the sample token for token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from claims.context import ClaimContext, NotApplicable
+from claims.lib import features as F
+from claims.lib.inference import auroc, mann_whitney_greater
+from claims.lib.universality import RULE_THRESHOLD, universal_mask
+from claims.papers.universal_neurons.measures import universality
+from claims.papers.universal_neurons.universality import FALLBACK
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis, Evidence
+from fixtures.activations import MLP_POST_RAW
+from fixtures.models import ModelRef
+
+FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
+CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_RAW}), untrained_control=True)
+MIN_TOKENS = 16_384  # kept positions, as for U1-U4
+VR_VERSION = 1
+N_RESAMPLES = 200  # F7: resamples of the random comparison set, reported for robustness
+N_PERM = 199  # F4: position shuffles (p >= 1/200, so p < 0.01 is reachable)
+POSITION_CANDIDATES = 32  # F4: shuffled nulls are drawn for at most this many universal neurons per group
+MAX_LABELINGS = 5_000  # F6: enumerate every relabelling of the speeches up to this many, else sample
+YEAR_ID = re.compile(r"^(\d{4})-")
+GATED_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2", "phi3"}
+ROTARY_MODEL_TYPES = {"gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2"}
+
+
+# --- shared measurements ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureVR:
+    """VR of every neuron of one model for every feature, on the kept positions of one dataset sample.
+
+    Attributes:
+        names, kinds: the features (claims/lib/features.py), current token first, then `prev_` versions.
+        vr: [n_layers * d_mlp, features] float32, neurons layer-major.
+        positives: [features] kept positions where the feature is True.
+        n_positions: kept positions.
+        n_layers, d_mlp: the model's shape.
+        unigram_min_count: the unigram count rule that applied to this sample.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    vr: np.ndarray
+    positives: np.ndarray
+    n_positions: int
+    n_layers: int
+    d_mlp: int
+    unigram_min_count: int
+
+    @property
+    def layer(self) -> np.ndarray:
+        """Layer of every neuron (layer-major order)."""
+        return np.repeat(np.arange(self.n_layers), self.d_mlp)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A model whose families are measured: the trained reference or its untrained control.
+
+    Attributes:
+        label: "trained" or "untrained control".
+        ref: the model.
+        excess: [neurons] excess correlation of the model against its family (or its fellow controls).
+        universal: [neurons] bool, the universal set by the pre-registered rule.
+        rule: how the set was chosen, for the report.
+    """
+
+    label: str
+    ref: ModelRef
+    excess: np.ndarray
+    universal: np.ndarray
+    rule: str
+
+
+def subjects(ctx: ClaimContext) -> tuple[Subject, Subject | None]:
+    """The trained reference and the untrained control (None without one), each with its universal set."""
+    u = universality(ctx)
+    trained = _subject(ctx, "trained", ctx.model, u.table.excess_corr.to_numpy())
+    control = None
+    if u.control is not None and ctx.family is not None and ctx.family.controls:
+        control = _subject(ctx, "untrained control", ctx.family.controls[0], u.control.excess_corr.to_numpy())
+    return trained, control
+
+
+def _subject(ctx: ClaimContext, label: str, ref: ModelRef, excess: np.ndarray) -> Subject:
+    t = ctx.threshold("universal_threshold")
+    mask, rule = universal_mask(excess, t, ctx.threshold("fallback_top_frac"), int(ctx.threshold("fallback_min_count")))
+    text = f"excess > {t:g}" if rule == RULE_THRESHOLD else f"top 2 % by excess (fewer than 30 above {t:g})"
+    return Subject(label, ref, excess, mask, text)
+
+
+def vocabulary(ctx: ClaimContext) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The string of every vocabulary id of the row's tokenizer, and its special ids (BOS/EOS/pad/unk)."""
+    ref = ctx.model
+    bench = ctx.workbench
+
+    def compute() -> tuple[tuple[str, ...], tuple[int, ...]]:
+        model = bench.model(ref)
+        tok = model.tokenizer
+        n = len(tok)
+        strings = tuple(tok.decode([i], clean_up_tokenization_spaces=False) for i in range(n))
+        special = {model.start_token_id, *tok.all_special_ids}
+        return strings, tuple(sorted(int(i) for i in special if i is not None))
+
+    return bench.derived("vocabulary", 1, {"model": ref.identity()}, compute)
+
+
+def position_features(ctx: ClaimContext) -> F.PositionFeatures:
+    """Current- and previous-token features of the row's sample (the same tokens for every family member)."""
+    acts = ctx.activations(ctx.model, (MLP_POST_RAW,))
+
+    def compute() -> F.PositionFeatures:
+        strings, special = vocabulary(ctx)
+        keep = F.kept_positions(acts.tokens, special)
+        counts = F.token_counts(acts.tokens, keep, len(strings))
+        vocab = F.vocab_features(strings, counts, special, F.unigram_min_count(int(keep.sum())))
+        return F.position_features(acts.tokens, vocab, keep)
+
+    return ctx.workbench.memo(("family-features", acts.key, ctx.model.identity()), compute)
+
+
+def feature_vr(ctx: ClaimContext, ref: ModelRef, neurons: np.ndarray | None = None) -> FeatureVR:
+    """VR of the neurons of `ref` for every feature on the row's dataset (computed once, cached on disk).
+
+    Args:
+        ctx: the row.
+        ref: the model (the family's reference or its untrained control).
+        neurons: layer-major indices to compute (rows of the others are NaN); None computes every neuron.
+    """
+    acts = ctx.activations(ref, (MLP_POST_RAW,))
+    wanted = None if neurons is None else np.unique(np.asarray(neurons, dtype=np.int64))
+    inputs = {
+        "activations": acts.key,
+        "vocabulary": ctx.model.identity(),
+        "rule": [F.UNIGRAM_RATE, F.UNIGRAM_MIN_COUNT, F.UNIGRAM_MIN_IDS, sorted(F.TOKEN_PREDICATES)],
+        "neurons": "all" if wanted is None else wanted.tolist(),
+    }
+
+    def compute() -> FeatureVR:
+        from claims.lib.variance_reduction import variance_reduction
+
+        feats = position_features(ctx)
+        raw = acts.raw(MLP_POST_RAW)
+        _, n_layers, d_mlp = raw.shape
+        rows = np.arange(n_layers * d_mlp) if wanted is None else wanted
+        vr = np.full((n_layers * d_mlp, len(feats.names)), np.nan, dtype=np.float32)
+        for layer in np.unique(rows // d_mlp):
+            idx = rows[rows // d_mlp == layer]
+            v = np.asarray(raw[:, int(layer), :])[feats.keep][:, idx % d_mlp].astype(np.float32)
+            vr[idx] = variance_reduction(v, feats.labels, chunk=8192)
+        return FeatureVR(
+            names=feats.names,
+            kinds=feats.kinds,
+            vr=vr,
+            positives=feats.labels.sum(0).astype(np.int64),
+            n_positions=int(feats.keep.sum()),
+            n_layers=n_layers,
+            d_mlp=d_mlp,
+            unigram_min_count=_unigram_count(feats),
+        )
+
+    return ctx.workbench.derived("family-vr", VR_VERSION, inputs, compute)
+
+
+def control_vr(ctx: ClaimContext, control: Subject) -> FeatureVR:
+    """VR of the untrained control, for its universal neurons and F7's first layer-matched sample only.
+
+    Every family reads only those rows of the control, so the control costs a few percent of the trained model.
+    """
+    d_mlp = ctx.activations(control.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW).shape[2]
+    layer = np.arange(len(control.universal)) // d_mlp
+    sample = layer_matched_sample(control.universal, layer, np.random.default_rng(ctx.workbench.settings.seed))
+    return feature_vr(ctx, control.ref, np.flatnonzero(control.universal | sample))
+
+
+def _unigram_count(feats: F.PositionFeatures) -> int:
+    return F.unigram_min_count(int(feats.keep.sum()))
+
+
+def best_of(vr: np.ndarray, kinds: Sequence[str], wanted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per neuron, the largest VR over the features of the wanted kinds and that feature's index (-1: none)."""
+    cols = np.flatnonzero(np.isin(np.asarray(kinds), list(wanted)))
+    if len(cols) == 0:
+        return np.zeros(vr.shape[0]), np.full(vr.shape[0], -1)
+    sub = vr[:, cols]
+    arg = sub.argmax(1)
+    return sub[np.arange(len(arg)), arg].astype(np.float64), cols[arg]
+
+
+def read_columns(raw: np.ndarray, neurons: np.ndarray, d_mlp: int) -> np.ndarray:
+    """[positions, len(neurons)] float32 post-activations of the given layer-major neuron indices."""
+    neurons = np.asarray(neurons, dtype=np.int64)
+    out = np.empty((raw.shape[0], len(neurons)), dtype=np.float32)
+    for layer in np.unique(neurons // d_mlp):
+        sel = np.flatnonzero(neurons // d_mlp == layer)
+        out[:, sel] = np.asarray(raw[:, int(layer), :])[:, neurons[sel] % d_mlp]
+    return out
+
+
+def _per_layer(mask: np.ndarray, layer: np.ndarray, n_layers: int) -> list[int]:
+    return np.bincount(layer[mask], minlength=n_layers).astype(int).tolist()
+
+
+def _neuron(i: int, d_mlp: int) -> str:
+    return f"L{i // d_mlp}.{i % d_mlp}"
+
+
+# --- F1: unigram neurons ---------------------------------------------------------------------------------------
+
+
+def early_layers(n_layers: int) -> int:
+    """How many leading layers count as "layers 0-1 or the first 1/6 of depth" (F1 full)."""
+    return max(2, math.ceil(n_layers / 6))
+
+
+def unigram_family_counts(
+    vr: np.ndarray,
+    kinds: Sequence[str],
+    names: Sequence[str],
+    layer: np.ndarray,
+    universal: np.ndarray,
+    n_layers: int,
+    min_vr: float,
+) -> dict[str, Any]:
+    """F1's numbers for one model.
+
+    Args:
+        vr: [neurons, features] VR.
+        kinds: the kind of each feature.
+        names: the name of each feature.
+        layer: [neurons] layer of each neuron.
+        universal: [neurons] bool.
+        n_layers: layers of the model.
+        min_vr: VR a feature must reach to label a neuron.
+
+    Returns:
+        unigram_per_layer: universal neurons with VR >= min_vr on a unigram or letter feature, per layer;
+        token_labelled_per_layer: universal neurons whose best current-token feature has VR >= min_vr, per layer;
+        families: unigram/letter feature -> universal neurons with VR >= min_vr on it (non-zero ones);
+        universal_per_layer: universal neurons per layer.
+    """
+    universal = np.asarray(universal, dtype=bool)
+    uni_best, _ = best_of(vr, kinds, (F.KIND_UNIGRAM, F.KIND_LETTER))
+    cur_best, _ = best_of(vr, kinds, F.CURRENT_KINDS)
+    cols = np.flatnonzero(np.isin(np.asarray(kinds), (F.KIND_UNIGRAM, F.KIND_LETTER)))
+    carried = ((vr[:, cols] >= min_vr) & universal[:, None]).sum(0)
+    families = {names[c]: int(n) for c, n in zip(cols, carried, strict=True) if n > 0}
+    return {
+        "unigram_per_layer": _per_layer(universal & (uni_best >= min_vr), layer, n_layers),
+        "token_labelled_per_layer": _per_layer(universal & (cur_best >= min_vr), layer, n_layers),
+        "families": dict(sorted(families.items(), key=lambda kv: -kv[1])),
+        "universal_per_layer": _per_layer(universal, layer, n_layers),
+    }
+
+
+def unigram_passes(counts: Mapping[str, Any], scale: str, t: Mapping[str, float]) -> tuple[bool, float]:
+    """F1's verdict from `unigram_family_counts`: (passed, key number)."""
+    if scale == "full":
+        labelled = np.asarray(counts["token_labelled_per_layer"])
+        early = early_layers(len(labelled))
+        share = float(labelled[:early].sum() / labelled.sum()) if labelled.sum() else 0.0
+        big = sum(1 for n in counts["families"].values() if n >= t["min_family_size"])
+        return share >= t["min_early_share"] and big >= t["min_families"], share
+    per_layer = counts["unigram_per_layer"]
+    total = int(sum(per_layer))
+    return total >= t["min_neurons"] and per_layer[0] > per_layer[-1], float(total)
+
+
+@claim(
+    "F1",
+    title="unigram neurons, mostly in the first layers",
+    statement="""Unigram neurons, which activate when the current token is a particular word or word piece, are the
+    most common family; they sit predominantly in the first two layers and often have near-duplicates.""",
+    paper_ref="§5, Fig. 4a, 15, 16",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full="among universal neurons whose best current-token feature has VR >= {min_vr}, >= {min_early_share} are "
+        "in layers 0-1 (the first max(2, ceil(L/6)) layers); >= {min_families} unigram features each have VR >= "
+        "{min_vr} in >= {min_family_size} distinct universal neurons; universal = excess > {universal_threshold}, "
+        "else the top 2 %",
+        small=">= {min_neurons} universal neuron has VR >= {min_vr} on a unigram or single-letter feature, and the "
+        "fraction of such neurons in layer 0 exceeds that in the last layer; universal = excess > "
+        "{universal_threshold}, else the top 2 % (the untrained control's set is reported)",
+        thresholds_full={
+            "min_vr": 0.5,
+            "min_early_share": 0.6,
+            "min_families": 3,
+            "min_family_size": 3,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
+        thresholds_small={"min_vr": 0.5, "min_neurons": 1, "universal_threshold": 0.3, **FALLBACK},
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=3.0,
+)
+def unigram_neurons(ctx: ClaimContext) -> Evidence:
+    """F1: count universal neurons labelled by a unigram feature, per layer, against the untrained control."""
+    trained, control = subjects(ctx)
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    fv = feature_vr(ctx, trained.ref)
+    counts = unigram_family_counts(fv.vr, fv.kinds, fv.names, fv.layer, trained.universal, fv.n_layers, t["min_vr"])
+    passed, key = unigram_passes(counts, ctx.scale, t)
+    control_counts: dict[str, Any] = {}
+    if control is not None:
+        cv = control_vr(ctx, control)
+        control_counts = unigram_family_counts(
+            cv.vr, cv.kinds, cv.names, cv.layer, control.universal, cv.n_layers, t["min_vr"]
+        )
+        control_counts["universal_rule"] = control.rule
+    top = list(counts["families"].items())[:8]
+    series = {
+        "universal unigram neurons (trained)": counts["unigram_per_layer"],
+        "universal neurons (trained)": counts["universal_per_layer"],
+    }
+    if control_counts:
+        series["universal unigram neurons (untrained control)"] = control_counts["unigram_per_layer"]
+    return ctx.evidence(
+        passed,
+        key=("early share" if ctx.scale == "full" else "universal unigram neurons", key),
+        reason=f"universal neurons with unigram/letter VR >= {t['min_vr']:g} per layer: {counts['unigram_per_layer']} "
+        f"(of {counts['universal_per_layer']} universal; {trained.rule}); best current-token VR >= {t['min_vr']:g} per "
+        f"layer: {counts['token_labelled_per_layer']}; top families {top or 'none'}; untrained control "
+        f"{control_counts.get('unigram_per_layer', 'n/a')}",
+        measured={
+            **counts,
+            "universal_rule": trained.rule,
+            "n_features": len(fv.names),
+            "n_unigram_features": fv.kinds.count(F.KIND_UNIGRAM),
+            "unigram_min_count": fv.unigram_min_count,
+        },
+        control={"untrained": control_counts},
+        n_tokens=fv.n_positions,
+        figures={
+            "prediction_counts": {
+                "layers": list(range(fv.n_layers)),
+                "series": series,
+                "ylabel": f"neurons with unigram VR >= {t['min_vr']:g}",
+            }
+        },
+    )
+
+
+# --- F2: alphabet neurons --------------------------------------------------------------------------------------
+
+
+def alphabet_letters(
+    vr: np.ndarray,
+    names: Sequence[str],
+    positives: np.ndarray,
+    universal: np.ndarray,
+    min_count: int,
+) -> dict[str, dict[str, Any]]:
+    """Per letter: whether it can be tested, and the universal neuron with the highest VR on it.
+
+    A letter can be tested when the vocabulary has a single-letter token for it (its `letter_<c>` feature is
+    True somewhere) and those tokens occur >= `min_count` times among the kept positions.
+
+    Returns:
+        letter -> {"countable": bool, "count": int, "best_vr": float, "neuron": int (layer-major index, -1: none)}.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    pool = np.flatnonzero(np.asarray(universal, dtype=bool))
+    out = {}
+    for c in F.LETTERS:
+        col = index.get(f"letter_{c}")
+        count = int(positives[col]) if col is not None else 0
+        best, neuron = float("nan"), -1
+        if col is not None and len(pool):
+            k = int(np.argmax(vr[pool, col]))
+            best, neuron = float(vr[pool[k], col]), int(pool[k])
+        out[c] = {"countable": count >= min_count, "count": count, "best_vr": best, "neuron": neuron}
+    return out
+
+
+def alphabet_passes(
+    letters: Mapping[str, Mapping[str, Any]], secondary: Mapping[str, bool], scale: str, t: Mapping[str, float]
+) -> tuple[bool, int, str | None]:
+    """F2's verdict: (passed, letters with an alphabet neuron, reason to be INCONCLUSIVE or None)."""
+    countable = [c for c, s in letters.items() if s["countable"]]
+    found = [c for c in countable if s_ok(letters[c]["best_vr"], t["min_vr"])]
+    inconclusive = None
+    if len(countable) < t["min_letters"]:
+        inconclusive = (
+            f"only {len(countable)} letters have single-letter tokens occurring >= {t['min_letter_count']:g} times "
+            f"in the sample; {t['min_letters']:g} are needed"
+        )
+    passed = len(found) >= t["min_letters"]
+    if scale == "full" and found:
+        share = sum(bool(secondary.get(c)) for c in found) / len(found)
+        passed &= share >= t["min_secondary_share"]
+    return passed, len(found), inconclusive
+
+
+def s_ok(value: float, threshold: float) -> bool:
+    """True when value > threshold (False for NaN)."""
+    return bool(np.isfinite(value) and value > threshold)
+
+
+def begins_with_effect(
+    acts: np.ndarray, current: np.ndarray, names: Sequence[str], letter: str
+) -> tuple[float, float, float]:
+    """Mean activation on tokens beginning with `letter` (not the letter alone) vs other non-letter tokens.
+
+    Args:
+        acts: [kept positions] post-activations of one neuron.
+        current: [kept positions, current features] bool labels (current-token features, `names` order).
+        names: current-token feature names.
+        letter: the letter.
+
+    Returns:
+        (mean on begins-with tokens, mean on the others, one-sided Welch p that the first is larger).
+    """
+    index = {n: i for i, n in enumerate(names)}
+    letters = np.zeros(len(acts), dtype=bool)
+    for c in F.LETTERS:
+        if f"letter_{c}" in index:
+            letters |= current[:, index[f"letter_{c}"]]
+    starts = current[:, index[f"start_w_{letter}"]]
+    a, b = acts[starts & ~letters], acts[~starts & ~letters]
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan"), float("nan")
+    p = float(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
+    return float(a.mean()), float(b.mean()), p
+
+
+@claim(
+    "F2",
+    title="alphabet neurons for many letters",
+    statement="""Alphabet neurons respond most to a single-letter token and secondarily to tokens beginning with that
+    letter; for 18 of 26 English letters there is a universal alphabet neuron.""",
+    paper_ref="§5, Fig. 4b, 17",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full=">= {min_letters} of 26 letters have a universal neuron with letter-VR > {min_vr}; for >= "
+        "{min_secondary_share} of them its activation on tokens beginning with the letter exceeds that on other "
+        "non-letter tokens (one-sided Welch t, p < {max_welch_p}); a letter is tested when its single-letter tokens "
+        "occur >= {min_letter_count} times, and fewer than {min_letters} testable letters is INCONCLUSIVE",
+        small=">= {min_letters} letters have a universal neuron with letter-VR > {min_vr}; a letter is tested when the "
+        "vocabulary has a single-letter token for it occurring >= {min_letter_count} times in the sample, and fewer "
+        "than {min_letters} testable letters is INCONCLUSIVE; the begins-with-letter "
+        "effect (Welch p < {max_welch_p}) is reported",
+        thresholds_full={
+            "min_letters": 15,
+            "min_vr": 0.35,
+            "min_secondary_share": 0.8,
+            "max_welch_p": 0.01,
+            "min_letter_count": 100,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
+        thresholds_small={
+            "min_letters": 5,
+            "min_vr": 0.35,
+            "min_letter_count": 20,
+            "max_welch_p": 0.01,
+            "universal_threshold": 0.3,
+            **FALLBACK,
+        },
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=2.0,
+)
+def alphabet_neurons(ctx: ClaimContext) -> Evidence:
+    """F2: per testable letter, the best universal letter-VR, and the begins-with-letter effect."""
+    trained, control = subjects(ctx)
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    fv = feature_vr(ctx, trained.ref)
+    letters = alphabet_letters(fv.vr, fv.names, fv.positives, trained.universal, int(t["min_letter_count"]))
+    found = [c for c, s in letters.items() if s["countable"] and s_ok(s["best_vr"], t["min_vr"])]
+    feats = position_features(ctx)
+    n_current = len(feats.names) // 2
+    current_names = feats.names[:n_current]
+    raw = ctx.activations(trained.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW)
+    neurons = np.asarray([letters[c]["neuron"] for c in found], dtype=np.int64)
+    columns = read_columns(raw, neurons, fv.d_mlp)[feats.keep] if len(found) else np.zeros((0, 0))
+    effect = {}
+    for k, c in enumerate(found):
+        mean_a, mean_b, p = begins_with_effect(columns[:, k], feats.labels[:, :n_current], current_names, c)
+        effect[c] = {
+            "neuron": _neuron(letters[c]["neuron"], fv.d_mlp),
+            "vr": letters[c]["best_vr"],
+            "mean_begins_with": mean_a,
+            "mean_other": mean_b,
+            "welch_p": p,
+        }
+    secondary = {
+        c: bool(s["mean_begins_with"] > s["mean_other"] and s["welch_p"] < t["max_welch_p"]) for c, s in effect.items()
+    }
+    passed, n_found, inconclusive = alphabet_passes(letters, secondary, ctx.scale, t)
+    control_found: list[str] = []
+    if control is not None:
+        cv = control_vr(ctx, control)
+        cl = alphabet_letters(cv.vr, cv.names, cv.positives, control.universal, int(t["min_letter_count"]))
+        control_found = [c for c, s in cl.items() if s["countable"] and s_ok(s["best_vr"], t["min_vr"])]
+    countable = [c for c, s in letters.items() if s["countable"]]
+    xs = [F.LETTERS.index(c) for c in countable]
+    listed = ", ".join(f"{c}:{effect[c]['neuron']} {effect[c]['vr']:.2f}" for c in found)
+    return ctx.evidence(
+        passed,
+        key=("letters with an alphabet neuron", float(n_found)),
+        reason=f"{n_found} of {len(countable)} testable letters have a universal neuron with letter-VR > "
+        f"{t['min_vr']:g} ({listed or 'none'}); "
+        f"begins-with effect (Welch p < {t['max_welch_p']:g}) for {sum(secondary.values())} of them; untrained "
+        f"control: {len(control_found)} letters; {trained.rule}",
+        measured={
+            "letters": letters,
+            "found": found,
+            "begins_with": effect,
+            "testable": countable,
+            "universal_rule": trained.rule,
+        },
+        control={"untrained_letters_found": control_found},
+        n_tokens=fv.n_positions,
+        inconclusive=inconclusive,
+        figures={
+            "scatter": {
+                "x": xs,
+                "y": [letters[c]["best_vr"] for c in countable],
+                "xlabel": "letter (a = 0 ... z = 25)",
+                "ylabel": "best universal letter-VR",
+                "fit": False,
+            }
+        },
+    )
+
+
+# --- F3: previous-token neurons --------------------------------------------------------------------------------
+
+
+def previous_token_vr(vr: np.ndarray, kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per neuron: best previous-token VR, its feature index, and the best current-token VR."""
+    prev, prev_idx = best_of(vr, kinds, F.PREV_KINDS)
+    cur, _ = best_of(vr, kinds, F.CURRENT_KINDS)
+    return prev, prev_idx, cur
+
+
+def first_third(n_layers: int) -> tuple[int, int]:
+    """Layers [lo, hi] of "the first third of depth, layer 0 excluded" (F3 full)."""
+    return 1, max(1, math.ceil(n_layers / 3) - 1)
+
+
+def previous_token_passes(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    layer: np.ndarray,
+    universal: np.ndarray,
+    n_layers: int,
+    scale: str,
+    t: Mapping[str, float],
+) -> tuple[bool, float, dict[str, Any]]:
+    """F3's verdict: (passed, key number, details)."""
+    universal = np.asarray(universal, dtype=bool)
+    if scale == "full":
+        pool = np.flatnonzero(universal)
+        top = pool[np.argsort(-prev[pool], kind="stable")[: int(t["top_n"])]]
+        hist = np.bincount(layer[top], minlength=n_layers)
+        mode = int(hist.argmax()) if len(top) else -1
+        lo, hi = first_third(n_layers)
+        above = int((prev[top] > cur[top]).sum())
+        passed = len(top) > 0 and lo <= mode <= hi and above == len(top)
+        return (
+            passed,
+            float(mode),
+            {
+                "top_layers": hist.tolist(),
+                "mode": mode,
+                "prev_above_current": above,
+                "n_top": len(top),
+                "mode_range": [lo, hi],
+            },
+        )
+    found = universal & (prev >= t["min_vr"]) & (prev > cur)
+    later = found & (layer >= 1)
+    details = {"per_layer": _per_layer(found, layer, n_layers), "layer0": int((found & (layer == 0)).sum())}
+    return int(later.sum()) >= t["min_neurons"], float(later.sum()), details
+
+
+@claim(
+    "F3",
+    title="previous-token neurons",
+    statement="""Some neurons activate purely as a function of the previous token (found by rerunning VR with the
+    labels shifted by one), most often in layers 4-6 of GPT2-medium.""",
+    paper_ref="§5, Fig. 18",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full="the top {top_n} universal neurons by previous-token VR have their modal layer in the first third of "
+        "depth excluding layer 0 (layers 1..max(1, ceil(L/3) - 1)), and each has previous-token VR above its best "
+        "current-token VR",
+        small=">= {min_neurons} universal neuron in a layer >= 1 has previous-token VR >= {min_vr} above its best "
+        "current-token VR (needs >= 2 layers); layer-0 cases are reported",
+        thresholds_full={"top_n": 25, "universal_threshold": 0.5, **FALLBACK},
+        thresholds_small={"min_neurons": 1, "min_vr": 0.3, "universal_threshold": 0.3, **FALLBACK},
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=3.0,
+)
+def previous_token_neurons(ctx: ClaimContext) -> Evidence:
+    """F3: universal neurons whose best previous-token VR beats their best current-token VR."""
+    trained, control = subjects(ctx)
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    fv = feature_vr(ctx, trained.ref)
+    if fv.n_layers < 2:
+        raise NotApplicable("F3 needs >= 2 layers (a previous-token neuron in layer 0 only reflects layer-0 attention)")
+    prev, prev_idx, cur = previous_token_vr(fv.vr, fv.kinds)
+    passed, key, details = previous_token_passes(prev, cur, fv.layer, trained.universal, fv.n_layers, ctx.scale, t)
+    pool = np.flatnonzero(trained.universal & (prev > cur))
+    best = pool[np.argsort(-prev[pool], kind="stable")[:10]]
+    examples = [
+        {
+            "neuron": _neuron(int(i), fv.d_mlp),
+            "feature": fv.names[prev_idx[i]],
+            "prev_vr": float(prev[i]),
+            "current_vr": float(cur[i]),
+        }
+        for i in best
+    ]
+    control_details: dict[str, Any] = {}
+    if control is not None:
+        cv = control_vr(ctx, control)
+        cprev, _, ccur = previous_token_vr(cv.vr, cv.kinds)
+        _, ckey, control_details = previous_token_passes(
+            cprev, ccur, cv.layer, control.universal, cv.n_layers, ctx.scale, t
+        )
+        control_details["key"] = ckey
+    strongest = ", ".join(
+        f"{e['neuron']} {e['feature']} {e['prev_vr']:.2f} (current {e['current_vr']:.2f})" for e in examples[:4]
+    )
+    series = {"trained": _per_layer(trained.universal & (prev >= 0.3) & (prev > cur), fv.layer, fv.n_layers)}
+    if control is not None:
+        series["untrained control"] = _per_layer(
+            control.universal & (cprev >= 0.3) & (cprev > ccur), cv.layer, cv.n_layers
+        )
+    return ctx.evidence(
+        passed,
+        key=("modal layer" if ctx.scale == "full" else "previous-token neurons in layers >= 1", key),
+        reason=f"{details}; strongest: {strongest or 'none'}; "
+        f"untrained control {control_details or 'n/a'}; {trained.rule}",
+        measured={**details, "examples": examples, "universal_rule": trained.rule},
+        control={"untrained": control_details},
+        n_tokens=fv.n_positions,
+        figures={
+            "prediction_counts": {
+                "layers": list(range(fv.n_layers)),
+                "series": series,
+                "ylabel": "universal neurons with prev-token VR >= 0.3 > current",
+            }
+        },
+    )
+
+
+# --- F4: position neurons --------------------------------------------------------------------------------------
+
+
+def position_mi_all(raw: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Position MI of every neuron (layer-major), firing = post-activation > 0."""
+    n_ctx, ctx_len = keep.shape
+    _, n_layers, d_mlp = raw.shape
+    out = np.empty(n_layers * d_mlp)
+    for layer in range(n_layers):
+        firing = (np.asarray(raw[:, layer, :]) > 0).reshape(n_ctx, ctx_len, d_mlp)
+        out[layer * d_mlp : (layer + 1) * d_mlp] = F.position_mutual_information(firing, keep)
+    return out
+
+
+def position_statistics(
+    ctx: ClaimContext, subject: Subject, special: Sequence[int], n_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, float], dict[int, float]]:
+    """Position MI of every neuron, the candidates' shuffled-null p-values and 99th percentiles (cached on disk).
+
+    Returns:
+        (MI [neurons], candidate indices, p by neuron, 99th percentile of the null by neuron).
+    """
+    acts = ctx.activations(subject.ref, (MLP_POST_RAW,))
+
+    def compute() -> tuple[np.ndarray, np.ndarray, dict[int, float], dict[int, float]]:
+        raw = acts.raw(MLP_POST_RAW)
+        n_layers, d_mlp = raw.shape[1], raw.shape[2]
+        keep = F.kept_positions(acts.tokens, special)
+        mi = position_mi_all(raw, keep)
+        layer = np.repeat(np.arange(n_layers), d_mlp)
+        cands = position_candidates(mi, subject.universal, layer, n_layers, POSITION_CANDIDATES)
+        firing = (read_columns(raw, cands, d_mlp) > 0).reshape(*keep.shape, len(cands))
+        null = F.shuffled_position_mi(firing, keep, n_perm, seed)
+        p = {int(i): float((1 + np.sum(null[:, k] >= mi[i] - 1e-12)) / (len(null) + 1)) for k, i in enumerate(cands)}
+        q99 = {int(i): float(np.quantile(null[:, k], 0.99)) for k, i in enumerate(cands)}
+        return mi, cands, p, q99
+
+    inputs = {
+        "activations": acts.key,
+        "special": list(special),
+        "universal": np.flatnonzero(subject.universal).tolist(),
+        "n_perm": n_perm,
+        "seed": seed,
+        "candidates": POSITION_CANDIDATES,
+    }
+    return ctx.workbench.derived("position-mi", 1, inputs, compute)
+
+
+def position_candidates(
+    mi: np.ndarray, universal: np.ndarray, layer: np.ndarray, n_layers: int, cap: int
+) -> np.ndarray:
+    """Universal neurons that get a shuffled null: the top `cap` by MI, plus the top `cap` in the first half."""
+    pool = np.flatnonzero(np.asarray(universal, dtype=bool))
+    ranked = pool[np.argsort(-mi[pool], kind="stable")]
+    early = ranked[layer[ranked] < math.ceil(n_layers / 2)]
+    return np.unique(np.concatenate([ranked[:cap], early[:cap]]))
+
+
+def position_passes(
+    mi: np.ndarray,
+    p: Mapping[int, float],
+    q99: Mapping[int, float],
+    layer: np.ndarray,
+    universal: np.ndarray,
+    n_layers: int,
+    scale: str,
+    t: Mapping[str, float],
+) -> tuple[bool, float, dict[str, Any]]:
+    """F4's verdict from MI, shuffled-null p-values and 99th percentiles (by neuron index): (passed, key, details)."""
+    pool = np.flatnonzero(np.asarray(universal, dtype=bool))
+    if scale == "full":
+        top = pool[np.argsort(-mi[pool], kind="stable")[: int(t["top_n"])]]
+        share = float(np.mean(layer[top] <= 2)) if len(top) else 0.0
+        above = [bool(mi[i] > q99.get(int(i), np.inf)) for i in top]
+        return (
+            share >= t["min_early_share"] and all(above) and len(top) > 0,
+            share,
+            {"top_layers": np.bincount(layer[top], minlength=n_layers).tolist(), "all_above_null": all(above)},
+        )
+    half = math.ceil(n_layers / 2)
+    found = [int(i) for i in pool if layer[i] < half and p.get(int(i), 1.0) < t["max_p"]]
+    return len(found) >= t["min_neurons"], float(len(found)), {"found": found, "first_half_layers": half}
+
+
+def positional_embedding(ref: ModelRef) -> str:
+    """How the model encodes position, from its config: "learned absolute" or "rotary"."""
+    config = ref.config()
+    kind = str(config.get("model_type", ""))
+    if kind in ROTARY_MODEL_TYPES or "rotary_pct" in config or "rope_theta" in config:
+        return "rotary"
+    return "learned absolute"
+
+
+@claim(
+    "F4",
+    title="position neurons in the first layers",
+    statement="""Position neurons, whose activation is a function of the absolute position in the context, exist and
+    are concentrated in layers 0-2 (Voita et al.; Fig. 19 shows 20 in GPT2-small).""",
+    paper_ref="§5, Fig. 19",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full=">= {min_early_share} of the top {top_n} universal neurons by position MI (firing = pre-activation > 0) "
+        "lie in layers 0-2, and each has MI above the 99th percentile of its position-shuffled null ({n_perm} "
+        "shuffles)",
+        small=">= {min_neurons} universal neuron in the first half of the layers has position MI (firing = "
+        "pre-activation > 0) above its position-shuffled null with p < {max_p} ({n_perm} shuffles)",
+        thresholds_full={"min_early_share": 0.7, "top_n": 20, "n_perm": N_PERM, "universal_threshold": 0.5, **FALLBACK},
+        thresholds_small={"min_neurons": 1, "max_p": 0.01, "n_perm": N_PERM, "universal_threshold": 0.3, **FALLBACK},
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=3.0,
+)
+def position_neurons(ctx: ClaimContext) -> Evidence:
+    """F4: position MI of universal neurons against a position-shuffled null, and the untrained control."""
+    config = ctx.model.config()
+    if str(config.get("model_type", "")) in GATED_MODEL_TYPES:
+        raise NotApplicable("F4 fires on pre-activation > 0; a gated MLP's post-activation does not show its sign")
+    trained, control = subjects(ctx)
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    _, special = vocabulary(ctx)
+    seed = ctx.workbench.settings.seed
+    results = {}
+    for subject in (trained, control):
+        if subject is None:
+            continue
+        mi, cands, p, q99 = position_statistics(ctx, subject, special, int(t["n_perm"]), seed)
+        n_layers, d_mlp = ctx.activations(subject.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW).shape[1:]
+        layer = np.repeat(np.arange(n_layers), d_mlp)
+        passed, key, details = position_passes(mi, p, q99, layer, subject.universal, n_layers, ctx.scale, t)
+        top = cands[np.argsort(-mi[cands])][:8]
+        results[subject.label] = {
+            "passed": passed,
+            "key": key,
+            **details,
+            "rule": subject.rule,
+            "top": [{"neuron": _neuron(int(i), d_mlp), "mi": float(mi[i]), "p": p[int(i)]} for i in top],
+            "mean_mi_per_layer": [float(mi[layer == layer_].mean()) for layer_ in range(n_layers)],
+            "significant_per_layer": _per_layer(
+                np.isin(np.arange(len(mi)), [i for i, v in p.items() if v < 0.01]), layer, n_layers
+            ),
+            "mi": mi,
+            "layer": layer,
+            "universal": subject.universal,
+        }
+    main = results[trained.label]
+    kind = positional_embedding(ctx.model)
+    ctrl = results.get("untrained control", {})
+    universal = main["universal"]
+    strongest = ", ".join(f"{e['neuron']} MI {e['mi']:.3f} (p {e['p']:.3f})" for e in main["top"][:4])
+    main_max = float(main["mi"][universal].max()) if universal.any() else float("nan")
+    ctrl_max = float(ctrl["mi"][ctrl["universal"]].max()) if ctrl and ctrl["universal"].any() else float("nan")
+    return ctx.evidence(
+        main["passed"],
+        key=("early share" if ctx.scale == "full" else "position neurons in the first half", main["key"]),
+        reason=f"position embedding: {kind}{' (the negative control of this claim)' if kind == 'rotary' else ''}; "
+        f"universal neurons with shuffled-null p < 0.01 per layer {main['significant_per_layer']}; strongest "
+        f"{strongest}; untrained control: p < 0.01 per layer {ctrl.get('significant_per_layer', 'n/a')}, "
+        f"{'passes' if ctrl.get('passed') else 'does not pass'} the same criterion, max universal MI "
+        f"{ctrl_max:.3f} vs {main_max:.3f} trained; {trained.rule}",
+        measured={k: v for k, v in main.items() if k not in ("mi", "layer", "universal")}
+        | {"positional_embedding": kind},
+        control={"untrained": {k: v for k, v in ctrl.items() if k not in ("mi", "layer", "universal")}},
+        n_tokens=int(F.kept_positions(ctx.activations(ctx.model, (MLP_POST_RAW,)).tokens, special).sum()),
+        figures={
+            "scatter": {
+                "x": main["layer"][universal] + np.linspace(-0.3, 0.3, int(universal.sum())),
+                "y": main["mi"][universal],
+                "xlabel": "layer (universal neurons)",
+                "ylabel": "position MI (nats)",
+                "fit": False,
+            }
+        },
+    )
+
+
+# --- F5: syntax neurons ----------------------------------------------------------------------------------------
+
+
+@claim(
+    "F5",
+    title="syntax neurons across depth",
+    statement="""Neurons selective for linguistic features (negation, plurals, verb tense, ...) exist and are not
+    concentrated in any part of the network.""",
+    paper_ref="§5, Fig. 20",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full="the top {top_n} universal neurons by syntax-feature VR (spaCy POS/dependency/morphology labels) cover >= "
+        "{min_layers} distinct layers and no layer holds > {max_layer_share} of them",
+        small=">= {min_neurons} universal neuron has VR >= {min_vr} on a part-of-speech feature (needs a POS tagger)",
+        thresholds_full={"top_n": 25, "min_layers": 8, "max_layer_share": 0.3},
+        thresholds_small={"min_neurons": 1, "min_vr": 0.3},
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=0.0,
+)
+def syntax_neurons(ctx: ClaimContext) -> Evidence:
+    """F5: always NOT_RUN (no part-of-speech tagger offline)."""
+    raise NotApplicable(
+        "F5 needs part-of-speech labels; the paper used spaCy en_core_web_trf, whose models are not on PyPI, and no "
+        "other tagger is available offline"
+    )
+
+
+# --- F6: context neurons (era of the speech) -------------------------------------------------------------------
+
+
+def speech_years(ids: Sequence[str]) -> list[int] | None:
+    """The year of every document id "1790-Washington-1", or None when an id has no year."""
+    years = []
+    for doc_id in ids:
+        match = YEAR_ID.match(str(doc_id))
+        if match is None:
+            return None
+        years.append(int(match.group(1)))
+    return years
+
+
+def document_positions(ctx: ClaimContext) -> np.ndarray | None:
+    """[contexts, ctx_len] index into the corpus of each position's document (-1: start token or separator).
+
+    Replays fixtures/tokens.py `sample_contexts` (seeded document order, one separator per document) and
+    returns None unless the replay reproduces the sampled tokens exactly.
+    """
+    acts = ctx.activations(ctx.model, (MLP_POST_RAW,))
+    corpus = ctx.workbench.corpus(str(ctx.dataset))
+    seed = ctx.workbench.settings.seed
+    bench = ctx.workbench
+
+    def compute() -> np.ndarray | None:
+        model = bench.model(ctx.model)
+        tok = model.tokenizer
+        n_ctx, ctx_len = acts.tokens.shape
+        need = n_ctx * (ctx_len - 1)
+        sep = tok.eos_token_id if tok.eos_token_id is not None else model.start_token_id
+        order = list(range(corpus.n_documents))
+        random.Random(seed).shuffle(order)
+        texts = corpus.dataset["text"]
+        stream: list[int] = []
+        lengths: list[int] = []
+        used: list[int] = []
+        for i in order:
+            ids = tok(texts[i], add_special_tokens=False)["input_ids"]
+            stream.extend([*ids, sep])
+            lengths.append(len(ids))
+            used.append(i)
+            if len(stream) >= need:
+                break
+        if len(stream) < need or not np.array_equal(np.asarray(stream[:need]), acts.tokens[:, 1:].reshape(-1)):
+            return None
+        local = F.document_index(lengths, n_ctx, ctx_len)
+        return np.where(local >= 0, np.asarray(used)[np.maximum(local, 0)], -1)
+
+    inputs = {"tokens": acts.key, "corpus": corpus.sha256, "seed": seed, "model": ctx.model.identity()}
+    return bench.derived("document-positions", 1, inputs, compute)
+
+
+def rank_sums(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank every column of `values` (ties averaged) and sum the ranks per group.
+
+    Returns:
+        (the distinct groups [G], their sizes [G], rank sums [G, columns]).
+    """
+    ranks = stats.rankdata(values, axis=0)
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    sums = np.zeros((len(uniq), values.shape[1]))
+    np.add.at(sums, inverse, ranks)
+    return uniq, np.bincount(inverse, minlength=len(uniq)), sums
+
+
+def auroc_from_rank_sums(sizes: np.ndarray, sums: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """AUROC of every column for "group is positive", from per-group rank sums (Mann-Whitney U / n1 n0)."""
+    positive = np.asarray(positive, dtype=bool)
+    n1 = float(sizes[positive].sum())
+    n0 = float(sizes.sum()) - n1
+    r1 = sums[positive].sum(0)
+    return (r1 - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+def era_statistic(aurocs: np.ndarray, scale: str) -> float:
+    """Small: the best AUROC in either direction; full: the weaker era's best AUROC."""
+    if scale == "full":
+        return float(min(aurocs.max(), (1 - aurocs).max()))
+    return float(np.maximum(aurocs, 1 - aurocs).max())
+
+
+def relabelling_null(
+    sizes: np.ndarray, sums: np.ndarray, n_positive: int, scale: str, seed: int, limit: int = MAX_LABELINGS
+) -> tuple[np.ndarray, bool]:
+    """`era_statistic` under every split of the documents into groups of the observed sizes (or a sample of them).
+
+    Returns:
+        (statistics, exact): exact is True when every split was enumerated (the observed one among them).
+    """
+    n = len(sizes)
+    total = math.comb(n, n_positive)
+    if total <= limit:
+        splits = itertools.combinations(range(n), n_positive)
+        exact = True
+    else:
+        rng = np.random.default_rng(seed)
+        splits = (rng.choice(n, n_positive, replace=False) for _ in range(limit))
+        exact = False
+    out = []
+    for chosen in splits:
+        label = np.zeros(n, dtype=bool)
+        label[list(chosen)] = True
+        out.append(era_statistic(auroc_from_rank_sums(sizes, sums, label), scale))
+    return np.asarray(out), exact
+
+
+def relabelling_p(observed: float, null: np.ndarray, exact: bool) -> float:
+    """Share of splits at least as separable as the observed one (+1 correction when sampled)."""
+    hits = int(np.sum(null >= observed - 1e-12))
+    return hits / len(null) if exact else (1 + hits) / (len(null) + 1)
+
+
+@claim(
+    "F6",
+    title="context neurons: the era of a speech",
+    statement="""Many neurons respond to the context rather than the token: topics, Pile subsets, languages; the paper
+    notes this family is hard to supervise and that VR is low for it, so AUROC is used.""",
+    paper_ref="§5, Fig. 4c, 21",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full="State of the Union speeches split by year < {split_year} vs >= {split_year}: each era has a universal "
+        "neuron with token AUROC >= {min_auroc} for 'token is in a speech of this era', and the weaker era's best "
+        "AUROC has document-relabelling p <= {max_relabel_p}; an era with < {min_docs} speeches or < "
+        "{min_era_tokens} tokens in the sample is INCONCLUSIVE",
+        small="State of the Union speeches split by year < {split_year} vs >= {split_year}: >= 1 universal neuron has "
+        "token AUROC >= {min_auroc} for the era in either direction, and the best one has document-relabelling p <= "
+        "{max_relabel_p} (every split of the sampled speeches into groups of the era sizes); an era with < "
+        "{min_docs} speeches or < {min_era_tokens} tokens in the sample is INCONCLUSIVE",
+        thresholds_full={
+            "split_year": 1900,
+            "min_auroc": 0.8,
+            "max_relabel_p": 0.05,
+            "min_docs": 3,
+            "min_era_tokens": 10_000,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
+        thresholds_small={
+            "split_year": 1900,
+            "min_auroc": 0.8,
+            "max_relabel_p": 0.1,
+            "min_docs": 3,
+            "min_era_tokens": 2_000,
+            "universal_threshold": 0.3,
+            **FALLBACK,
+        },
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=0.05,
+)
+def context_neurons(ctx: ClaimContext) -> Evidence:
+    """F6: era AUROC of universal neurons, against every relabelling of the sampled speeches."""
+    corpus = ctx.workbench.corpus(str(ctx.dataset))
+    doc_ids = list(corpus.dataset["id"])
+    years = speech_years(doc_ids)
+    if years is None:
+        raise NotApplicable(f"F6's pre-registered split is the era of a dated speech; {ctx.dataset} ids carry no year")
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    docs = document_positions(ctx)
+    if docs is None:
+        raise NotApplicable("the token sample could not be replayed to recover each position's document")
+    trained, control = subjects(ctx)
+    _, special = vocabulary(ctx)
+    acts = ctx.activations(trained.ref, (MLP_POST_RAW,))
+    keep = (F.kept_positions(acts.tokens, special) & (docs >= 0)).reshape(-1)
+    doc = docs.reshape(-1)[keep]
+    present = np.unique(doc)
+    post = np.asarray([years[d] >= t["split_year"] for d in present])
+    era_tokens = {"before": int(np.isin(doc, present[~post]).sum()), "after": int(np.isin(doc, present[post]).sum())}
+    era_docs = {"before": [doc_ids[d] for d in present[~post]], "after": [doc_ids[d] for d in present[post]]}
+    inconclusive = None
+    if (
+        min(len(era_docs["before"]), len(era_docs["after"])) < t["min_docs"]
+        or min(era_tokens.values()) < t["min_era_tokens"]
+    ):
+        inconclusive = (
+            f"the sample holds {len(era_docs['before'])} speeches ({era_tokens['before']} tokens) before "
+            f"{t['split_year']:g} and {len(era_docs['after'])} ({era_tokens['after']} tokens) after"
+        )
+    seed = ctx.workbench.settings.seed
+    results = {}
+    for subject in (trained, control):
+        if subject is None or len(present) < 2 or post.all() or not post.any():
+            continue
+        raw = ctx.activations(subject.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW)
+        d_mlp = raw.shape[2]
+        neurons = np.flatnonzero(subject.universal)
+        values = read_columns(raw, neurons, d_mlp)[keep]
+        groups, sizes, sums = rank_sums(values, doc)
+        label = np.asarray([years[g] >= t["split_year"] for g in groups])
+        aucs = auroc_from_rank_sums(sizes, sums, label)
+        observed = era_statistic(aucs, ctx.scale)
+        null, exact = relabelling_null(sizes, sums, int(label.sum()), ctx.scale, seed)
+        order = np.argsort(-np.maximum(aucs, 1 - aucs))
+        results[subject.label] = {
+            "statistic": observed,
+            "relabel_p": relabelling_p(observed, null, exact),
+            "n_splits": len(null),
+            "exact": exact,
+            "null_median": float(np.median(null)),
+            "best_after": float(aucs.max()),
+            "best_before": float((1 - aucs).max()),
+            "top": [{"neuron": _neuron(int(neurons[k]), d_mlp), "auroc_after": float(aucs[k])} for k in order[:6]],
+            "aucs": aucs,
+            "excess": subject.excess[neurons],
+            "rule": subject.rule,
+        }
+    main = results.get(trained.label)
+    if main is None:
+        passed, key = False, float("nan")
+        inconclusive = inconclusive or "the sample holds speeches of one era only"
+        main = {}
+    else:
+        key = main["statistic"]
+        passed = key >= t["min_auroc"] and main["relabel_p"] <= t["max_relabel_p"]
+    ctrl = results.get("untrained control", {})
+    strip = ("aucs", "excess")
+    figures = {}
+    if main:
+        figures["scatter"] = {
+            "x": main["excess"],
+            "y": main["aucs"],
+            "xlabel": "excess correlation (universal neurons)",
+            "ylabel": f"AUROC for speech year >= {t['split_year']:g}",
+            "fit": False,
+        }
+    return ctx.evidence(
+        passed,
+        key=("era AUROC (best universal)" if ctx.scale == "small" else "weaker era's best AUROC", key),
+        reason=f"speeches before {t['split_year']:g}: {era_docs['before']}, after: {era_docs['after']}; best universal "
+        f"AUROC after {main.get('best_after', float('nan')):.3f} / before {main.get('best_before', float('nan')):.3f}, "
+        f"relabelling p {main.get('relabel_p', float('nan')):.3f} over {main.get('n_splits', 0)} splits; untrained "
+        f"control {ctrl.get('statistic', float('nan')):.3f} (p {ctrl.get('relabel_p', float('nan')):.3f}); "
+        f"{trained.rule}",
+        measured={**{k: v for k, v in main.items() if k not in strip}, "era_docs": era_docs, "era_tokens": era_tokens},
+        control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
+        n_tokens=int(keep.sum()),
+        inconclusive=inconclusive,
+        figures=figures,
+    )
+
+
+# --- F7: universal neurons are more interpretable ---------------------------------------------------------------
+
+
+def layer_matched_sample(universal: np.ndarray, layer: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """As many non-universal neurons per layer as there are universal ones there (fewer if the layer runs out)."""
+    universal = np.asarray(universal, dtype=bool)
+    out = np.zeros(len(universal), dtype=bool)
+    for layer_ in np.unique(layer[universal]):
+        others = np.flatnonzero((layer == layer_) & ~universal)
+        k = min(int((universal & (layer == layer_)).sum()), len(others))
+        out[rng.choice(others, k, replace=False)] = True
+    return out
+
+
+def interpretability_gap(best: np.ndarray, universal: np.ndarray, sample: np.ndarray) -> dict[str, float]:
+    """Best-feature VR of universal neurons vs a comparison set: medians, difference, one-sided Mann-Whitney p."""
+    u, s = best[np.asarray(universal, dtype=bool)], best[np.asarray(sample, dtype=bool)]
+    return {
+        "median_universal": float(np.median(u)),
+        "median_sample": float(np.median(s)),
+        "median_difference": float(np.median(u) - np.median(s)),
+        "mann_whitney_p": mann_whitney_greater(u, s),
+        "auroc": auroc(u, s),
+    }
+
+
+def interpretability_passes(gap: Mapping[str, float], t: Mapping[str, float]) -> bool:
+    """F7's verdict."""
+    return gap["mann_whitney_p"] < t["max_p"] and gap["median_difference"] >= t["min_median_diff"]
+
+
+def _f7_measure(fv: FeatureVR, subject: Subject, seed: int, t: Mapping[str, float]) -> dict[str, Any]:
+    best, idx = best_of(fv.vr, fv.kinds, F.CURRENT_KINDS + F.PREV_KINDS)
+    layer = fv.layer
+    rng = np.random.default_rng(seed)
+    sample = layer_matched_sample(subject.universal, layer, rng)
+    gap = interpretability_gap(best, subject.universal, sample)
+    out: dict[str, Any] = {
+        **gap,
+        "passed": interpretability_passes(gap, t),
+        "n_universal": int(subject.universal.sum()),
+    }
+    if not np.isnan(best).any():  # every neuron computed (the trained model): resamples and all non-universal ones
+        resampled = [
+            interpretability_gap(best, subject.universal, layer_matched_sample(subject.universal, layer, rng))
+            for _ in range(N_RESAMPLES)
+        ]
+        out["resampled_pass_rate"] = float(np.mean([interpretability_passes(g, t) for g in resampled]))
+        out["resampled_median_difference"] = float(np.median([g["median_difference"] for g in resampled]))
+        out["vs_all_nonuniversal"] = interpretability_gap(best, subject.universal, ~subject.universal)
+    top = np.flatnonzero(subject.universal)[np.argsort(-best[subject.universal])][:8]
+    out["top_labels"] = [
+        {"neuron": _neuron(int(i), fv.d_mlp), "feature": fv.names[idx[i]], "vr": float(best[i])} for i in top
+    ]
+    return {**out, "rule": subject.rule, "best": best, "sample": sample}
+
+
+@claim(
+    "F7",
+    title="universal neurons are more interpretable",
+    statement="""Those few neurons which are universal are often interpretable (abstract, §7). The paper labelled
+    only universal neurons; the comparison with non-universal neurons was never run.""",
+    paper_ref="abstract, §5, §7",
+    axes=FAMILY_AXES,
+    needs=CROSS_SEED,
+    criterion=Criterion(
+        full="best-feature VR (every current- and previous-token feature) of universal neurons exceeds that of a "
+        "layer-matched random sample of as many non-universal neurons: one-sided Mann-Whitney p < {max_p} and "
+        "median difference >= {min_median_diff}; universal = excess > {universal_threshold}, else the top 2 %",
+        small="best-feature VR (every current- and previous-token feature) of universal neurons exceeds that of a "
+        "layer-matched random sample of as many non-universal neurons: one-sided Mann-Whitney p < {max_p} and "
+        "median difference >= {min_median_diff}; universal = excess > {universal_threshold}, else the top 2 %",
+        thresholds_full={"max_p": 0.01, "min_median_diff": 0.1, "universal_threshold": 0.5, **FALLBACK},
+        thresholds_small={"max_p": 0.01, "min_median_diff": 0.05, "universal_threshold": 0.3, **FALLBACK},
+    ),
+    min_tokens=MIN_TOKENS,
+    key_tolerance=0.05,
+)
+def universal_interpretable(ctx: ClaimContext) -> Evidence:
+    """F7: best-feature VR of universal neurons vs a layer-matched random sample of non-universal ones."""
+    trained, control = subjects(ctx)
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    seed = ctx.workbench.settings.seed
+    fv = feature_vr(ctx, trained.ref)
+    main = _f7_measure(fv, trained, seed, t)
+    ctrl: dict[str, Any] = {}
+    if control is not None:
+        ctrl = _f7_measure(control_vr(ctx, control), control, seed, t)
+    strip = ("best", "sample")
+    shown = trained.universal | main["sample"]
+    return ctx.evidence(
+        bool(main["passed"]),
+        key=("median VR difference", main["median_difference"]),
+        reason=f"median best-feature VR {main['median_universal']:.3f} ({main['n_universal']} universal, "
+        f"{trained.rule}) "
+        f"vs {main['median_sample']:.3f} (layer-matched sample), difference {main['median_difference']:.3f}, "
+        f"Mann-Whitney p {main['mann_whitney_p']:.2g}; {100 * main['resampled_pass_rate']:.0f} % of {N_RESAMPLES} "
+        f"resamples pass; untrained control difference {ctrl.get('median_difference', float('nan')):.3f} "
+        f"(p {ctrl.get('mann_whitney_p', float('nan')):.2g})",
+        measured={k: v for k, v in main.items() if k not in strip},
+        control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
+        n_tokens=fv.n_positions,
+        figures={
+            "scatter": {
+                "x": trained.excess[shown],
+                "y": main["best"][shown],
+                "xlabel": "excess correlation",
+                "ylabel": "best-feature VR",
+                "groups": np.where(trained.universal[shown], "universal", "layer-matched sample").tolist(),
+                "fit": False,
+            }
+        },
+    )
