@@ -99,14 +99,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Axis markers and xdist groups on claim items (one worker per subject keeps each model loaded once)."""
+    """Axis markers and xdist groups: one worker per (subject, dataset), so each forward pass happens once."""
     for item in items:
         case = _case_of(item)
         if case is None:
             continue
         item.add_marker(getattr(pytest.mark, case.axis.value))
         item.add_marker(pytest.mark.claim(case.claim_id))
-        item.add_marker(pytest.mark.xdist_group(case.subject.replace("/", "_")))
+        item.add_marker(pytest.mark.xdist_group(f"{case.subject}@{case.dataset_label}".replace("/", "_")))
 
 
 @pytest.hookimpl(wrapper=True)

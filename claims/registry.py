@@ -125,6 +125,7 @@ class Claim:
         min_tokens: below this many tokens the verdict is INCONCLUSIVE, not PASS (0 for weight-only claims).
         key_tolerance: absolute drift of the key number that CI still accepts against a baseline.
         check: the function that measures and decides.
+        paper_numbers: what the paper reports for this claim (for docs/claims.md), if not already in `statement`.
     """
 
     id: str
@@ -140,6 +141,7 @@ class Claim:
     key_tolerance: float
     check: CheckFn = field(repr=False, compare=False)
     origin: str = ""
+    paper_numbers: str = ""
 
     def validate(self) -> None:
         """Raise ValueError when the declaration is incomplete (run for every claim at load time)."""
@@ -225,6 +227,7 @@ def claim(
     min_tokens: int = 0,
     key_tolerance: float = 0.0,
     paper: str = "gurnee2024universal",
+    paper_numbers: str = "",
     registry: Registry | None = None,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register the decorated check function as claim `id` (see `Claim` for the fields)."""
@@ -244,6 +247,7 @@ def claim(
             key_tolerance=key_tolerance,
             check=check,
             origin=f"{check.__module__}.{check.__qualname__}",
+            paper_numbers=paper_numbers,
         )
         (registry if registry is not None else REGISTRY).add(item)
         check.claim = item  # type: ignore[attr-defined]

@@ -10,8 +10,17 @@ and the rotated baseline is then exact algebra: cov(A, B_l R^T) = cov(A, B_l) R^
 var((B_l R^T)_j) = r_j^T Sigma_l r_j — no rotated activations are ever materialised. Memory is bounded by
 the chunk size and the neuron counts, never by the token count.
 
-Numerics: each chunk is shifted by a per-neuron reference (the first chunk's mean) before its float32 matmul, so
-the float32 products see near-centred data; the per-chunk products are accumulated in float64.
+Numerics: each chunk is shifted by a per-neuron reference (the mean of the first chunks, re-estimated — with exact
+float64 re-expression of the totals — until it rests on `_SETTLED_SHIFT_TOKENS` tokens) before its float32 matmul,
+so the float32 products see near-centred data whatever the chunking. Products are accumulated in float32 for at
+most `FLUSH_TOKENS` tokens (the same rounding as one float32 matmul over that many tokens) and then added to
+float64 totals.
+
+Speed: the per-token work is one float32 GEMM [n_a+1, T] x [T, n_b+1] — a ones column appended to both shifted
+chunks makes the same GEMM produce the column sums and the token count — plus B's within-layer Gram blocks
+(a further n_b * d_b per token, i.e. 1/layers_a of the cross product) and one elementwise square for diag(A^T A).
+The shifted chunks are written into reused buffers, so no per-chunk allocation or float64 pass over [T, n] data
+happens. `scripts/benchmark.py` measures this against a plain matmul.
 """
 
 from __future__ import annotations
@@ -20,6 +29,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+FLUSH_TOKENS = 1 << 16  # float32 partial sums are moved into the float64 totals at least this often
+_SETTLED_SHIFT_TOKENS = 4096  # until the shift rests on this many tokens, each chunk re-centres it (exactly)
+_ROW_BLOCK = 4096  # rows of A per block when finishing (bounds the float64 temporaries)
+# A neuron whose variance is below this fraction of its (shifted) second moment is constant up to float32 rounding
+_DEAD_RELATIVE_VARIANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -51,103 +66,264 @@ class CrossCorrelation:
 
     def __init__(self, n_a: int, layers_b: int, d_b: int, device: str | torch.device = "cpu") -> None:
         self.n_a, self.layers_b, self.d_b = n_a, layers_b, d_b
+        self.device = torch.device(device)
         n_b = layers_b * d_b
-        f64 = {"dtype": torch.float64, "device": device}
+        f64 = {"dtype": torch.float64, "device": self.device}
+        f32 = {"dtype": torch.float32, "device": self.device}
         self.n = 0
         self.shift_a: Tensor | None = None
         self.shift_b: Tensor | None = None
+        # float64 totals (shifted coordinates)
         self.sum_a = torch.zeros(n_a, **f64)
         self.sum_b = torch.zeros(n_b, **f64)
         self.sq_a = torch.zeros(n_a, **f64)
         self.cross = torch.zeros(n_a, n_b, **f64)
         self.blocks_b = torch.zeros(layers_b, d_b, d_b, **f64)
-        self.device = torch.device(device)
+        # float32 partial sums since the last flush; the extra row/column hold sum_b / sum_a / token count
+        self._cross32 = torch.zeros(n_a + 1, n_b + 1, **f32)
+        self._blocks32 = torch.zeros(layers_b, d_b, d_b, **f32)
+        self._sq32 = torch.zeros(n_a, **f32)
+        self._pending = 0
+        self._shift_tokens = 0  # tokens the current shift was estimated from
+        # chunk buffers by name: "a<n>" / "b<n>" [capacity, n + 1] with a last column of ones
+        self._workspace: dict[str, Tensor] = {}
 
     def update(self, a: Tensor, b: Tensor) -> None:
-        """Add a chunk of tokens: `a` is [tokens, n_a], `b` is [tokens, n_b] (the same tokens, same order)."""
+        """Add a chunk of tokens: `a` is [tokens, n_a], `b` is [tokens, n_b] (the same tokens, same order).
+
+        Any float dtype is accepted (float16 from the activation store is converted during the shift).
+        """
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"token counts differ: A has {a.shape[0]}, B has {b.shape[0]}")
-        if a.shape[0] == 0:
+        n_b = self.layers_b * self.d_b
+        if a.ndim != 2 or a.shape[1] != self.n_a or b.ndim != 2 or b.shape[1] != n_b:
+            raise ValueError(
+                f"expected [tokens, {self.n_a}] and [tokens, {n_b}], got {tuple(a.shape)}, {tuple(b.shape)}"
+            )
+        t = a.shape[0]
+        if t == 0:
             return
-        a = a.to(self.device, torch.float32)
-        b = b.to(self.device, torch.float32)
+        if t > FLUSH_TOKENS:  # keep float32 partial sums over at most FLUSH_TOKENS tokens
+            for start in range(0, t, FLUSH_TOKENS):
+                self.update(a[start : start + FLUSH_TOKENS], b[start : start + FLUSH_TOKENS])
+            return
+        a = a.to(self.device)
+        b = b.to(self.device)
         if self.shift_a is None:
-            self.shift_a, self.shift_b = a.mean(0), b.mean(0)
+            self.shift_a = a.float().mean(0)
+            self.shift_b = b.float().mean(0)
+            self._shift_tokens = t
+        elif self._shift_tokens < _SETTLED_SHIFT_TOKENS:  # a shift from few tokens: move it to the mean so far
+            self._reshift(a, b)
         assert self.shift_b is not None
-        a = a - self.shift_a
-        b = b - self.shift_b
-        self.n += a.shape[0]
-        self.sum_a += a.sum(0, dtype=torch.float64)
-        self.sum_b += b.sum(0, dtype=torch.float64)
-        self.sq_a += (a * a).sum(0, dtype=torch.float64)
-        self.cross += (a.T @ b).double()
-        bl = b.view(-1, self.layers_b, self.d_b).transpose(0, 1)  # [layers, tokens, d]
-        self.blocks_b += torch.bmm(bl.transpose(1, 2), bl).double()
+        if self._pending + t > FLUSH_TOKENS:
+            self._flush()
+        buf_a = self._buffer(f"a{self.n_a}", t, self.n_a, ones_column=True)
+        buf_b = self._buffer(f"b{n_b}", t, n_b, ones_column=True)
+        a_s, b_s = buf_a[:, : self.n_a], buf_b[:, :n_b]
+        for x, shift, out in ((a, self.shift_a, a_s), (b, self.shift_b, b_s)):
+            if x.dtype == torch.float32:
+                torch.sub(x, shift, out=out)
+            else:  # convert with a plain copy first: mixed-dtype arithmetic is several times slower on CPU
+                out.copy_(x)
+                out.sub_(shift)
+        # cross product, both column sums and the token count in one GEMM
+        self._cross32.addmm_(buf_a.T, buf_b)
+        # diag(A^T A): square the shifted A in place (the GEMM is done with it) and sum with the ones column
+        a_s.square_()
+        self._sq32.addmv_(a_s.T, buf_a[:, -1])
+        # within-layer Gram blocks of B: a strided [layers, tokens, d_b] view of the same buffer
+        bl = b_s.unflatten(1, (self.layers_b, self.d_b)).transpose(0, 1)
+        self._blocks32.baddbmm_(bl.transpose(1, 2), bl)
+        self._pending += t
+        self.n += t
+
+    def _reshift(self, a: Tensor, b: Tensor) -> None:
+        """Move the shift to the mean of everything seen so far plus this chunk.
+
+        The totals are re-expressed exactly (float64 algebra), so the result is unchanged up to rounding while
+        later chunks are centred.
+        """
+        assert self.shift_a is not None
+        assert self.shift_b is not None
+        self._flush()
+        n, t = float(self.n), float(a.shape[0])
+        old_a, old_b = self.shift_a.double(), self.shift_b.double()
+        mean_a = old_a + self.sum_a / n
+        mean_b = old_b + self.sum_b / n
+        new_a = ((n * mean_a + t * a.double().mean(0)) / (n + t)).float()
+        new_b = ((n * mean_b + t * b.double().mean(0)) / (n + t)).float()
+        da, db = new_a.double() - old_a, new_b.double() - old_b
+        sa, sb = self.sum_a.clone(), self.sum_b.clone()
+        self.cross += n * torch.outer(da, db) - torch.outer(da, sb) - torch.outer(sa, db)
+        self.sq_a += n * da * da - 2.0 * da * sa
+        dbl, sbl = db.view(self.layers_b, self.d_b), sb.view(self.layers_b, self.d_b)
+        self.blocks_b += (
+            n * dbl.unsqueeze(2) * dbl.unsqueeze(1)
+            - dbl.unsqueeze(2) * sbl.unsqueeze(1)
+            - sbl.unsqueeze(2) * dbl.unsqueeze(1)
+        )
+        self.sum_a -= n * da
+        self.sum_b -= n * db
+        self.shift_a, self.shift_b = new_a, new_b
+        self._shift_tokens = self.n + a.shape[0]
+
+    def _buffer(self, name: str, rows: int, cols: int, ones_column: bool) -> Tensor:
+        buf = self._workspace.get(name)
+        if buf is None or buf.shape[0] < rows:
+            buf = torch.empty(rows, cols + ones_column, dtype=torch.float32, device=self.device)
+            if ones_column:
+                buf[:, -1] = 1.0
+            self._workspace[name] = buf
+        return buf[:rows]
+
+    def share_workspace(self, other: CrossCorrelation) -> None:
+        """Use `other`'s chunk buffers instead of allocating a second set.
+
+        The buffers are overwritten on every update, so accumulators fed one after the other (one reference model
+        against several comparison models) can share them: memory is then one set of chunk buffers, not one per
+        comparison model.
+        """
+        if other.device != self.device:
+            raise ValueError("workspaces can only be shared on the same device")
+        self._workspace = other._workspace
+
+    def _flush(self) -> None:
+        if self._pending == 0:
+            return
+        n_a, n_b = self.n_a, self.layers_b * self.d_b
+        c = self._cross32
+        self.cross += c[:n_a, :n_b]
+        self.sum_a += c[:n_a, n_b]
+        self.sum_b += c[n_a, :n_b]
+        self.sq_a += self._sq32
+        self.blocks_b += self._blocks32
+        c.zero_()
+        self._sq32.zero_()
+        self._blocks32.zero_()
+        self._pending = 0
+
+    def release_buffers(self) -> None:
+        """Free the chunk buffers (they are re-created by the next `update`); the statistics are kept."""
+        self._flush()
+        self._workspace = {}
 
     # --- finishing -----------------------------------------------------------------------------------------
 
-    def _moments(self) -> tuple[Tensor, Tensor, Tensor]:
+    def _means(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Means of A and B and the standard deviations of A (0 for dead neurons)."""
+        self._flush()
         if self.n < 3:
             raise ValueError(f"need at least 3 tokens to correlate, got {self.n}")
         n = float(self.n)
         mean_a = self.sum_a / n
         mean_b = self.sum_b / n
-        var_a = (self.sq_a / n - mean_a**2).clamp_min(0)
-        cov = self.cross / n - torch.outer(mean_a, mean_b)
-        return mean_b, var_a, cov
+        return mean_a, mean_b, _sd(self.sq_a / n - mean_a**2, self.sq_a / n)
+
+    def _cov_rows(self, rows: slice, cols: slice, mean_a: Tensor, mean_b: Tensor) -> Tensor:
+        return self.cross[rows, cols] / self.n - torch.outer(mean_a[rows], mean_b[cols])
 
     def _block_cov(self, mean_b: Tensor) -> Tensor:
         mb = mean_b.view(self.layers_b, self.d_b)
         return self.blocks_b / self.n - mb.unsqueeze(2) * mb.unsqueeze(1)
 
+    def _sd_b(self, mean_b: Tensor) -> Tensor:
+        var = torch.diagonal(self._block_cov(mean_b), dim1=1, dim2=2).reshape(-1)
+        raw = torch.diagonal(self.blocks_b, dim1=1, dim2=2).reshape(-1) / self.n
+        return _sd(var, raw)
+
     def correlation(self) -> Tensor:
         """The full [n_a, n_b] Pearson matrix (float64). Dead neurons (zero variance) get correlation 0."""
-        mean_b, var_a, cov = self._moments()
-        var_b = torch.diagonal(self._block_cov(mean_b), dim1=1, dim2=2).reshape(-1).clamp_min(0)
-        return _safe_divide(cov, torch.outer(var_a.sqrt(), var_b.sqrt()))
+        mean_a, mean_b, sd_a = self._means()
+        cov = self._cov_rows(slice(None), slice(None), mean_a, mean_b)
+        return _safe_divide(cov, torch.outer(sd_a, self._sd_b(mean_b)))
 
     def max_correlation(self) -> CorrelationResult:
-        """Per neuron of A: its best (signed max) correlation with any neuron of B, and where that neuron is."""
-        corr = self.correlation()
-        best, idx = corr.max(dim=1)
+        """Per neuron of A: its best (signed max) correlation with any neuron of B, and where that neuron is.
+
+        Ties go to the lowest flat index of B (layer-major), as `torch.max` does.
+        """
+        mean_a, mean_b, sd_a = self._means()
+        sd_b = self._sd_b(mean_b)
+        best = torch.empty(self.n_a, dtype=torch.float64, device=self.device)
+        idx = torch.empty(self.n_a, dtype=torch.long, device=self.device)
+        for start in range(0, self.n_a, _ROW_BLOCK):
+            rows = slice(start, min(start + _ROW_BLOCK, self.n_a))
+            cov = self._cov_rows(rows, slice(None), mean_a, mean_b)
+            corr = _safe_divide(cov, torch.outer(sd_a[rows], sd_b))
+            best[rows], idx[rows] = corr.max(dim=1)
         return CorrelationResult(best, idx // self.d_b, idx % self.d_b, self.n)
 
     def baseline_max_correlation(self, rotations: Tensor) -> Tensor:
-        """Per neuron of A: max correlation with the columns of R_l B_l over all layers of B.
+        """Per neuron of A: max correlation with the columns of B_l R_l^T (row j of R_l = direction j), all layers.
 
         Args:
             rotations: [layers_b, d_b, d_b]; row j of rotations[l] is the j-th random direction in layer l's
                 neuron space (the paper's Gaussian-with-unit-rows matrix, or a Haar-orthogonal one).
+
+        Returns:
+            [n_a] float64 maxima over the layers_b * d_b rotated directions.
         """
-        mean_b, var_a, cov = self._moments()
+        if tuple(rotations.shape) != (self.layers_b, self.d_b, self.d_b):
+            raise ValueError(
+                f"rotations must be [{self.layers_b}, {self.d_b}, {self.d_b}], got {tuple(rotations.shape)}"
+            )
+        mean_a, mean_b, sd_a = self._means()
         block = self._block_cov(mean_b)
+        raw = self.blocks_b / self.n
         rot = rotations.to(self.device, torch.float64)
         best = torch.full((self.n_a,), -torch.inf, dtype=torch.float64, device=self.device)
-        sd_a = var_a.sqrt()
         for layer in range(self.layers_b):
             r = rot[layer]
-            cov_l = cov[:, layer * self.d_b : (layer + 1) * self.d_b] @ r.T  # [n_a, d_b]
-            var_l = torch.einsum("jd,de,je->j", r, block[layer], r).clamp_min(0)  # r_j^T Sigma_l r_j
-            corr_l = _safe_divide(cov_l, torch.outer(sd_a, var_l.sqrt()))
-            best = torch.maximum(best, corr_l.max(dim=1).values)
+            cols = slice(layer * self.d_b, (layer + 1) * self.d_b)
+            var_l = ((r @ block[layer]) * r).sum(1)  # r_j^T Sigma_l r_j
+            sd_l = _sd(var_l, ((r @ raw[layer]) * r).sum(1))
+            for start in range(0, self.n_a, _ROW_BLOCK):
+                rows = slice(start, min(start + _ROW_BLOCK, self.n_a))
+                cov_l = self._cov_rows(rows, cols, mean_a, mean_b) @ r.T  # [rows, d_b]
+                corr_l = _safe_divide(cov_l, torch.outer(sd_a[rows], sd_l))
+                best[rows] = torch.maximum(best[rows], corr_l.max(dim=1).values)
         return best
 
 
+def _sd(var: Tensor, raw_second_moment: Tensor) -> Tensor:
+    """Standard deviation, 0 for a dead (constant) neuron: variance at rounding level of its second moment."""
+    dead = var <= _DEAD_RELATIVE_VARIANCE * raw_second_moment
+    return torch.where(dead, torch.zeros_like(var), var.clamp_min(0).sqrt())
+
+
 def _safe_divide(num: Tensor, den: Tensor) -> Tensor:
-    out = torch.zeros_like(num)
-    ok = den > 1e-12
-    out[ok] = num[ok] / den[ok]
-    return out
+    """Divide where den > 0, clamped to [-1, 1] (rounding can overshoot); 0 where a neuron is dead."""
+    ok = den > 0
+    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num)).clamp_(-1.0, 1.0)
 
 
 def gaussian_unit_rows(layers: int, d: int, generator: torch.Generator) -> Tensor:
-    """The authors' baseline: R ~ N(0,1)^{d x d} per layer with rows normalised to unit length (not orthogonal)."""
+    """The authors' baseline: R ~ N(0,1)^{d x d} per layer with rows normalised to unit length (not orthogonal).
+
+    Args:
+        layers: number of matrices.
+        d: size of each (neurons per layer).
+        generator: a seeded CPU generator (results are reproducible from its seed).
+
+    Returns:
+        [layers, d, d] float64.
+    """
     r = torch.randn(layers, d, d, generator=generator, dtype=torch.float64)
     return r / r.norm(dim=2, keepdim=True)
 
 
 def haar_orthogonal(layers: int, d: int, generator: torch.Generator) -> Tensor:
-    """A true random rotation per layer: Haar-distributed orthogonal matrices (QR with sign correction)."""
+    """A true random rotation per layer: Haar-distributed orthogonal matrices (QR with sign correction).
+
+    Args:
+        layers: number of matrices.
+        d: size of each.
+        generator: a seeded CPU generator.
+
+    Returns:
+        [layers, d, d] float64 orthogonal matrices (determinant +1 or -1).
+    """
     g = torch.randn(layers, d, d, generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(g)
     signs = torch.sign(torch.diagonal(r, dim1=1, dim2=2))

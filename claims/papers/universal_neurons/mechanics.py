@@ -34,6 +34,7 @@ from fixtures.activations import MLP_PRE_MOMENTS
     ),
     min_tokens=4_096,
     key_tolerance=0.05,
+    paper_numbers="Pearson r = -0.69 / -0.63 / -0.58 (GPT2-small / medium / Pythia-160m)",
 )
 def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
     frame = neuron_frame(ctx, ctx.model)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.context import ClaimContext
+from claims.context import ClaimContext, NotApplicable
 from claims.papers.universal_neurons.measures import weight_table
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Evidence
@@ -88,6 +88,7 @@ def _per_layer(frame: pd.DataFrame) -> pd.DataFrame:
     ),
     min_tokens=1_024,
     key_tolerance=5.0,
+    paper_numbers="examples L19.1169 (kurt 44.9, skew +4.06), L23.2042 (kurt 52.4, skew -3.48) in GPT2-medium-a",
 )
 def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
     frame = vocab_frame(ctx, ctx.model)
@@ -136,6 +137,7 @@ def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
     ),
     min_tokens=1_024,
     key_tolerance=0.01,
+    paper_numbers="GPT2-medium-a neurons with kurtosis > 10: L20 130.8, L21 142.2, L22 207.2, L23 339.2 (mean over seeds, ≈fig)",
 )
 def depth_pattern(ctx: ClaimContext) -> Evidence:
     members = _members(ctx)
@@ -187,4 +189,122 @@ def depth_pattern(ctx: ClaimContext) -> Evidence:
                                        "series": {"prediction (skew > 0)": first.prediction.astype(int).tolist(),
                                                   "suppression (skew < 0)": first.suppression.astype(int).tolist(),
                                                   "random directions": rand.kurt_gt_10.astype(int).tolist()}}},
+    )
+
+
+SUPPRESSED_Z = -3.0  # a neuron's suppressed class: tokens whose cos(W_U[:, v], w_out) z-score is <= -3
+MIN_CLASS = 5
+
+
+def neuron_activations(ctx: ClaimContext, ref: ModelRef, neurons: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Post-activations of selected neurons at every position, and the token sample, memoised on disk."""
+    from fixtures import hooks
+
+    bench = ctx.workbench
+    assert ctx.dataset is not None
+    spec = bench.sample_spec(ref, ctx.dataset)
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        model = bench.model(ref)
+        sample = bench.tokens(ref, ctx.dataset)
+        by_layer: dict[int, list[int]] = {}
+        for k, (layer, n) in enumerate(neurons):
+            by_layer.setdefault(layer, []).append(k)
+        out = np.empty((sample.tokens.size, len(neurons)), dtype=np.float32)
+        rows = {layer: 0 for layer in by_layer}
+
+        def hook_for(layer: int):  # type: ignore[no-untyped-def]
+            cols = by_layer[layer]
+            idx = [neurons[k][1] for k in cols]
+
+            def hook(act, hook):  # type: ignore[no-untyped-def]
+                flat = act.detach().float().reshape(-1, act.shape[-1])[:, idx].cpu().numpy()
+                out[rows[layer] : rows[layer] + flat.shape[0], cols] = flat
+                rows[layer] += flat.shape[0]
+
+            return hook
+
+        bench.forward_pass(model, sample.tokens, [(hooks.hook_name(hooks.MLP_POST, layer), hook_for(layer)) for layer in by_layer])
+        return out, sample.tokens
+
+    inputs = {"model": ref.identity(), "sample": spec.__dict__, "neurons": neurons, "dtype": bench.settings.dtype}
+    return bench.derived("neuron-activations", 1, inputs, compute)
+
+
+@claim(
+    "P4",
+    title="suppression neurons fire when a suppressed token comes next",
+    statement="""Suppression neurons activate far more often when the next token is in fact from the set of tokens
+    they suppress (e.g. years), consistent with an ensemble that calibrates predictions.""",
+    paper_ref="§5.1, Fig. 24",
+    axes=(Axis.ORIGINAL, Axis.GT1, Axis.GT2),
+    needs=Needs(products=frozenset({MLP_POST_MOMENTS})),
+    criterion=Criterion(
+        full=">= {min_share_pct} % of suppression neurons (vocab kurtosis > 10, negative effective skew; class = tokens "
+        "with cosine z-score <= -3) have AUROC(activation | next token in class) >= {min_auroc}",
+        small="median AUROC(activation | next token in class) over suppression neurons (vocab kurtosis > {kurt_small}, "
+        "negative effective skew, class = tokens with cosine z-score <= -3) > {min_median_auroc} and above the 95th "
+        "percentile of the same statistic for random token classes of the same sizes",
+        thresholds_full={"min_share_pct": 80.0, "min_auroc": 0.6},
+        thresholds_small={"kurt_small": 5.0, "min_median_auroc": 0.55},
+    ),
+    min_tokens=4_096,
+    key_tolerance=0.05,
+    paper_numbers="55 labelled suppression neurons in GPT2-medium-a, e.g. L23.2042 (open parenthesis)",
+)
+def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
+    from claims.lib.inference import auroc
+
+    frame = vocab_frame(ctx, ctx.model)
+    cut = KURT if ctx.scale == "full" else ctx.threshold("kurt_small")
+    chosen = frame[(frame.vocab_kurt > cut) & (frame.vocab_skew_effective < 0)]
+    if chosen.empty:
+        raise NotApplicable(f"no suppression neurons (vocab kurtosis > {cut:g}, negative skew) in {ctx.model.name}")
+    chosen = chosen.sort_values("vocab_kurt", ascending=False).head(64)
+    model = ctx.workbench.model(ctx.model)
+    w_u = model.bridge.W_U.detach().float()
+    w_u = w_u / w_u.norm(dim=0, keepdim=True).clamp_min(1e-12)
+    neurons = [(int(r.layer), int(r.neuron)) for r in chosen.itertuples()]
+    acts, tokens = neuron_activations(ctx, ctx.model, neurons)
+    next_tokens = np.concatenate([tokens[:, 1:], np.full((tokens.shape[0], 1), -1)], axis=1).reshape(-1)
+    valid = next_tokens >= 0
+    rng = np.random.default_rng(ctx.workbench.settings.seed)
+    aurocs, nulls, sizes = [], [], []
+    for k, row in enumerate(chosen.itertuples()):
+        w_out = model.bridge.W_out[int(row.layer), int(row.neuron)].detach().float() * float(row.activation_sign)
+        cos = (w_out / w_out.norm()) @ w_u
+        z = ((cos - cos.mean()) / cos.std()).numpy()
+        suppressed = np.flatnonzero(z <= SUPPRESSED_Z)
+        if len(suppressed) < MIN_CLASS:
+            continue
+        act = acts[:, k] * float(row.activation_sign)
+        label = np.isin(next_tokens, suppressed) & valid
+        if label.sum() < 5:
+            continue
+        aurocs.append(auroc(act[label], act[valid & ~label]))
+        random_class = rng.choice(w_u.shape[1], size=len(suppressed), replace=False)
+        random_label = np.isin(next_tokens, random_class) & valid
+        nulls.append(auroc(act[random_label], act[valid & ~random_label]) if random_label.sum() >= 5 else np.nan)
+        sizes.append(len(suppressed))
+    if len(aurocs) < 3:
+        return ctx.evidence(False, key=("median AUROC", float("nan") if not aurocs else float(np.median(aurocs))),
+                            reason=f"only {len(aurocs)} suppression neurons whose class occurs as a next token at least 5 times",
+                            measured={"n_neurons": len(aurocs)}, control={}, n_tokens=int(tokens.size),
+                            inconclusive="too few suppression neurons with an observed class")
+    median = float(np.median(aurocs))
+    null_median = float(np.nanmedian(nulls))
+    null_draws = [float(np.nanmedian(rng.choice(np.asarray(nulls), size=len(nulls)))) for _ in range(200)]
+    share = 100 * float(np.mean(np.asarray(aurocs) >= ctx.threshold("min_auroc"))) if ctx.scale == "full" else None
+    if ctx.scale == "full":
+        passed = share >= ctx.threshold("min_share_pct")
+    else:
+        passed = median > ctx.threshold("min_median_auroc") and median > float(np.percentile(null_draws, 95))
+    return ctx.evidence(
+        passed,
+        key=("median AUROC (next token in class)", median),
+        reason=f"median AUROC {median:.3f} over {len(aurocs)} suppression neurons (classes of {int(np.median(sizes))} tokens) vs "
+        f"{null_median:.3f} for random classes" + (f"; {share:.0f} % reach {ctx.threshold('min_auroc'):g}" if share is not None else ""),
+        measured={"median_auroc": median, "aurocs": aurocs, "class_sizes": sizes, "share_pct_above_min": share},
+        control={"random_class_median_auroc": null_median, "random_class_95th_pct_of_median": float(np.percentile(null_draws, 95))},
+        n_tokens=int(tokens.size),
     )

@@ -68,6 +68,7 @@ def max_cosine_to_others(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
     ),
     min_tokens=16_384,
     key_tolerance=0.05,
+    paper_numbers="non-universal max-cos mode ≈ 0.2, universal ≈ 0.3-0.9 (Fig. 10)",
 )
 def near_duplicates(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
@@ -122,6 +123,7 @@ def near_duplicates(ctx: ClaimContext) -> Evidence:
     ),
     min_tokens=16_384,
     key_tolerance=0.1,
+    paper_numbers="last layer: 80 % (GPT2-M), 64 % (GPT2-S), 72 % (Pythia) of universal neurons have vocab kurtosis > 10",
 )
 def late_universal_are_prediction(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)

@@ -94,6 +94,7 @@ def _moved(stats: dict[str, float], min_shift: float, max_p: float) -> bool:
     ),
     min_tokens=16_384,
     key_tolerance=1.0,
+    paper_numbers="median within-layer percentiles (GPT2-small-a): act freq ≈23, skew ≈94, kurtosis ≈95, input bias 18.2, L2 83.0",
 )
 def signature(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)

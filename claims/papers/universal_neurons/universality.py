@@ -76,6 +76,7 @@ def _excess_histogram(u, threshold: float) -> dict:  # type: ignore[no-untyped-d
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.005,
+    paper_numbers="4.16 % / 1.23 % / 1.26 % universal (GPT2-small-a / GPT2-medium-a / Pythia-160m); 547/444/173 above 0.6",
 )
 def universal_fraction(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
@@ -127,6 +128,7 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=2.0,
+    paper_numbers="excess mode ≈ 0.02-0.05 for all neurons; universal neurons mean_corr ≈ 0.76 vs mean_baseline ≈ 0.17",
 )
 def privileged_basis(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
@@ -175,6 +177,7 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.05,
+    paper_numbers="mean spread 0.049 (all neurons), 0.105 (universal), GPT2-medium-a",
 )
 def consistency(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
@@ -225,6 +228,7 @@ def consistency(ctx: ClaimContext) -> Evidence:
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.05,
+    paper_numbers="≈20-50 % of a layer's best matches on the diagonal (Fig. 2c, read off the figure)",
 )
 def depth_specialisation(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)

@@ -1,0 +1,242 @@
+"""From activations of several seeds to the paper's universality table (U1–U4).
+
+`cross_model_correlations` streams a reference model's activations against each comparison model's through
+`CrossCorrelation` (memory bounded by the chunk, not the token count) and returns, per comparison model, the
+max-correlation result and the rotation-baseline maxima for both baselines: "gaussian" (the authors' row-normalised
+Gaussian matrix, Appendix A of CLAIMS.md) and "orthogonal" (a Haar rotation, the U2 robustness check).
+`universality_table` turns those into the paper's per-neuron columns with ϱ = excess_corr = mean_corr −
+mean_baseline exactly (never max_corr − mean_baseline, the reference notebook's error, CLAIMS.md §5.A1);
+`depth_specialisation` builds U4's layer-to-layer matrix; `universal_mask` applies ϱ > 0.5 with the
+pre-registered top-2 % fallback of CLAIMS.md §6.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from claims.lib.correlation import CorrelationResult, CrossCorrelation, gaussian_unit_rows, haar_orthogonal
+
+BASELINES = ("gaussian", "orthogonal")
+RULE_THRESHOLD = "threshold"  # universal = excess > threshold (the paper's rule)
+RULE_TOP_FRACTION = "top_fraction"  # too few passed: the pre-registered top-fraction fallback
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """Correlation results of one reference model against its comparison models.
+
+    Attributes:
+        results: one `CorrelationResult` per comparison model, in the order given.
+        baselines: baseline kind ("gaussian", "orthogonal") -> one [n_a] float64 tensor per comparison model.
+        n_tokens: positions that entered the statistics (after the keep mask).
+    """
+
+    results: list[CorrelationResult]
+    baselines: dict[str, list[Tensor]]
+    n_tokens: int
+
+
+def cross_model_correlations(
+    reference: np.ndarray,
+    comparisons: Sequence[np.ndarray],
+    keep: np.ndarray | None,
+    generator: torch.Generator,
+    *,
+    baselines: Sequence[str] = BASELINES,
+    chunk_positions: int = 16384,
+    device: str | torch.device = "cpu",
+) -> ComparisonRun:
+    """Correlate every neuron of the reference model with every neuron of each comparison model, with baselines.
+
+    Args:
+        reference: [positions, n_layers, d_mlp] activations of model a (float16 from the activation store, may be
+            an `np.memmap`; post-GELU `hook_post` per CLAIMS.md §0).
+        comparisons: the same positions for each comparison model, each [positions, n_layers_m, d_mlp_m].
+        keep: [positions] bool, True where a position enters the statistics (e.g. `~excluded.reshape(-1)` to
+            drop BOS/EOS/pad/newline); None keeps all.
+        generator: seeded CPU generator for the rotations. Before streaming, two seeds per comparison model
+            (gaussian, orthogonal, in that order) are drawn from it, so each baseline's matrices do not depend
+            on which other baselines are requested.
+        baselines: which of "gaussian", "orthogonal" to compute.
+        chunk_positions: positions read and converted to float32 per step (memory is O(chunk x neurons)).
+        device: where the accumulators live.
+
+    Returns:
+        The per-model results and baseline maxima.
+
+    Raises:
+        ValueError: shapes that do not line up, an unknown baseline, or fewer than 3 kept positions.
+    """
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; known: {list(BASELINES)}")
+    if not comparisons:
+        raise ValueError("need at least one comparison model")
+    if chunk_positions < 1:
+        raise ValueError("chunk_positions must be positive")
+    n_pos = reference.shape[0]
+    for k, comp in enumerate(comparisons):
+        if comp.ndim != 3 or comp.shape[0] != n_pos:
+            raise ValueError(f"comparison {k} has shape {comp.shape}; expected [{n_pos}, layers, d_mlp]")
+    if reference.ndim != 3:
+        raise ValueError(f"reference must be [positions, layers, d_mlp], got {reference.shape}")
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool).reshape(-1)
+        if keep.shape[0] != n_pos:
+            raise ValueError(f"keep has {keep.shape[0]} entries for {n_pos} positions")
+    seeds = {
+        (k, kind): int(torch.randint(0, 2**62, (1,), generator=generator))
+        for k in range(len(comparisons))
+        for kind in BASELINES
+    }
+    n_a = reference.shape[1] * reference.shape[2]
+    accs = [CrossCorrelation(n_a, comp.shape[1], comp.shape[2], device) for comp in comparisons]
+    for acc in accs[1:]:
+        acc.share_workspace(accs[0])
+    for start in range(0, n_pos, chunk_positions):
+        stop = min(start + chunk_positions, n_pos)
+        rows = None if keep is None else keep[start:stop]
+        a = _chunk(reference, start, stop, rows, device)
+        if a.shape[0] == 0:
+            continue
+        for acc, comp in zip(accs, comparisons, strict=True):
+            acc.update(a, _chunk(comp, start, stop, rows, device))
+    for acc in accs:
+        acc.release_buffers()
+    results = []
+    out: dict[str, list[Tensor]] = {kind: [] for kind in baselines}
+    for k, (acc, comp) in enumerate(zip(accs, comparisons, strict=True)):
+        results.append(acc.max_correlation())
+        layers, d = comp.shape[1], comp.shape[2]
+        for kind in baselines:
+            g = torch.Generator().manual_seed(seeds[(k, kind)])
+            rot = gaussian_unit_rows(layers, d, g) if kind == "gaussian" else haar_orthogonal(layers, d, g)
+            out[kind].append(acc.baseline_max_correlation(rot))
+    return ComparisonRun(results, out, accs[0].n)
+
+
+def _chunk(acts: np.ndarray, start: int, stop: int, rows: np.ndarray | None, device: str | torch.device) -> Tensor:
+    block = np.asarray(acts[start:stop])
+    if rows is not None:
+        block = block[rows]
+    t = torch.from_numpy(np.ascontiguousarray(block)).reshape(block.shape[0], -1)
+    return t.to(device=device, dtype=torch.float32)
+
+
+def universality_table(
+    results: list[CorrelationResult],
+    baselines: list[Tensor],
+    n_layers: int,
+    d_mlp: int,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The paper's per-neuron universality columns for the reference model.
+
+    Args:
+        results: one `CorrelationResult` per comparison model.
+        baselines: the matching [n_layers * d_mlp] baseline maxima (same order as `results`).
+        n_layers: layers of the reference model.
+        d_mlp: neurons per layer of the reference model.
+        names: suffixes of the best_layer columns (default "0", "1", ... in comparison-model order).
+
+    Returns:
+        One row per reference neuron (layer-major): layer, neuron, max_corr, mean_corr, min_corr, max_baseline,
+        mean_baseline, min_baseline, excess_corr (= mean_corr − mean_baseline, computed from those two
+        columns so the identity holds exactly), and best_layer_<name> per comparison model (layer of the
+        argmax partner, for U4).
+    """
+    if not results or len(results) != len(baselines):
+        raise ValueError(f"need one baseline per result and at least one; got {len(results)} and {len(baselines)}")
+    names = [str(k) for k in range(len(results))] if names is None else [str(n) for n in names]
+    if len(names) != len(results):
+        raise ValueError("one name per comparison model")
+    n = n_layers * d_mlp
+    corr = np.stack([_numpy(r.max_corr) for r in results], axis=1)
+    base = np.stack([_numpy(b) for b in baselines], axis=1)
+    if corr.shape[0] != n or base.shape[0] != n:
+        raise ValueError(f"results cover {corr.shape[0]} and baselines {base.shape[0]} neurons; expected {n}")
+    table = pd.DataFrame(
+        {
+            "layer": np.repeat(np.arange(n_layers), d_mlp),
+            "neuron": np.tile(np.arange(d_mlp), n_layers),
+            "max_corr": corr.max(axis=1),
+            "mean_corr": corr.mean(axis=1),
+            "min_corr": corr.min(axis=1),
+            "max_baseline": base.max(axis=1),
+            "mean_baseline": base.mean(axis=1),
+            "min_baseline": base.min(axis=1),
+        }
+    )
+    table["excess_corr"] = table["mean_corr"] - table["mean_baseline"]
+    for name, r in zip(names, results, strict=True):
+        table[f"best_layer_{name}"] = _numpy(r.argmax_layer).astype(np.int64)
+    return table
+
+
+def _numpy(x: Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def depth_specialisation(best_layers: list[np.ndarray], n_layers_a: int, n_layers_b: int) -> np.ndarray:
+    """U4: P[l, l'] = fraction of layer-l neurons of A whose best match is in layer l', averaged over models.
+
+    Args:
+        best_layers: per comparison model, the [n_layers_a * d_mlp_a] layer of each neuron's argmax partner
+            (layer-major neuron order, e.g. a `best_layer_<k>` column).
+        n_layers_a: layers of the reference model.
+        n_layers_b: layers of the comparison models.
+
+    Returns:
+        [n_layers_a, n_layers_b] float64; every row sums to 1.
+    """
+    if not best_layers:
+        raise ValueError("need at least one comparison model")
+    p = np.zeros((n_layers_a, n_layers_b))
+    for best in best_layers:
+        best = np.asarray(best).astype(np.int64).reshape(-1)
+        if best.size % n_layers_a:
+            raise ValueError(f"{best.size} neurons do not split into {n_layers_a} layers")
+        if best.size and (best.min() < 0 or best.max() >= n_layers_b):
+            raise ValueError(f"best layers must lie in [0, {n_layers_b})")
+        d = best.size // n_layers_a
+        layer_a = np.repeat(np.arange(n_layers_a), d)
+        counts = np.bincount(layer_a * n_layers_b + best, minlength=n_layers_a * n_layers_b)
+        p += counts.reshape(n_layers_a, n_layers_b) / d
+    return p / len(best_layers)
+
+
+def universal_mask(
+    excess: np.ndarray, threshold: float = 0.5, fallback_top_frac: float = 0.02, min_count: int = 30
+) -> tuple[np.ndarray, str]:
+    """Which neurons count as universal (CLAIMS.md §6).
+
+    The paper's rule is excess > threshold. When fewer than `min_count` neurons pass it (tiny models), the
+    pre-registered fallback takes the top `fallback_top_frac` by excess instead: ceil(frac × n) neurons of the
+    non-NaN ones, ties at the cut broken by the lower index. NaN excess is never universal.
+
+    Args:
+        excess: [n_neurons] ϱ values.
+        threshold: the paper's 0.5.
+        fallback_top_frac: fraction taken by the fallback.
+        min_count: fewest threshold passes for which the threshold rule is used.
+
+    Returns:
+        (bool mask [n_neurons], RULE_THRESHOLD or RULE_TOP_FRACTION).
+    """
+    excess = np.asarray(excess, dtype=np.float64).reshape(-1)
+    valid = ~np.isnan(excess)
+    passed = valid & (excess > threshold)
+    if int(passed.sum()) >= min_count:
+        return passed, RULE_THRESHOLD
+    k = min(math.ceil(fallback_top_frac * int(valid.sum())), int(valid.sum()))
+    order = np.lexsort((-excess, ~valid))  # valid first, then descending excess; stable, so ties keep index order
+    mask = np.zeros(excess.shape[0], dtype=bool)
+    mask[order[:k]] = True
+    return mask, RULE_TOP_FRACTION
