@@ -1,5 +1,7 @@
-"""Root conftest. The claims plugin is registered as a pytest11 entry point (pyproject.toml) and decides hub
-access on import, before anything imports transformers; listing it here keeps a source checkout without an
-editable install working too."""
+"""Root conftest: loads the claims plugin.
+
+The plugin is also registered as a pytest11 entry point (pyproject.toml) and decides hub access on import, before
+anything imports transformers; listing it here keeps a source checkout without an editable install working too.
+"""
 
 pytest_plugins = ("claims.plugin",)

@@ -147,7 +147,9 @@ def compare(path: Path, rows: Sequence[Mapping[str, Any]], selected: Sequence[Cl
             result.improvements.append(f"{label}: {base['verdict']} -> PASS")
         elif base["verdict"] == Verdict.PASS and r["verdict"] != Verdict.PASS:
             result.regressions.append(f"{label}: PASS -> {r['verdict']}: {r['reason']}")
-        elif base["verdict"] == r["verdict"] and r["key"].get("value") is not None and base.get("key_value") is not None:
+        elif (
+            base["verdict"] == r["verdict"] and r["key"].get("value") is not None and base.get("key_value") is not None
+        ):
             if abs(float(r["key"]["value"]) - float(base["key_value"])) > float(base.get("tolerance") or 0) + 1e-12:
                 result.regressions.append(
                     f"{label}: {r['key']['name']} {fmt(base['key_value'])} -> {fmt(r['key']['value'])} (tolerance {fmt(base['tolerance'])})"

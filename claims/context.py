@@ -17,7 +17,7 @@ from fixtures.models import FamilyRef, LoadedModel, ModelRef
 from fixtures.workbench import Workbench
 
 
-class NotApplicable(Exception):  # noqa: N818 - reads as a verdict: raise NotApplicable("needs >= 2 seeds")
+class NotApplicable(Exception):
     """Raised by a check (or the harness) when the claim does not apply to this model or data -> NOT_RUN."""
 
 
@@ -46,14 +46,16 @@ class ClaimContext:
 
     @property
     def scale(self) -> str:
-        """"full" or "small": decided by the model (the zoo is small), never by the result."""
+        """Criterion scale, "full" or "small": decided by the model (the zoo is small), never by the result."""
         return self.model.scale
 
     def threshold(self, name: str) -> float:
         """A pre-registered threshold of this claim at this row's scale."""
         table = self.claim.criterion.thresholds(self.scale)
         if name not in table:
-            raise KeyError(f"claim {self.claim.id} has no {self.scale}-scale threshold {name!r}; declared: {sorted(table)}")
+            raise KeyError(
+                f"claim {self.claim.id} has no {self.scale}-scale threshold {name!r}; declared: {sorted(table)}"
+            )
         return float(table[name])
 
     @property
@@ -88,7 +90,8 @@ class ClaimContext:
             passed: whether the pre-registered criterion held.
             key: (name, value) of the headline number.
             reason: a sentence generated from the numbers.
-            measured, control: the numbers behind the verdict and their control.
+            measured: the numbers behind the verdict.
+            control: the same quantities under the control.
             n_tokens: tokens the numbers rest on; below the claim's min_tokens the verdict is INCONCLUSIVE.
             inconclusive: a reason the data cannot decide (e.g. too few universal neurons), or None.
             figures: figure data by kind (claims/render.py), drawn into reports/figures/.

@@ -48,10 +48,16 @@ def render(summary: dict[str, Any]) -> str:
         verdicts = []
         for r in sorted(results, key=lambda r: (r["axis"], r["model"], r["dataset"])):
             key = r["key"]
-            number = f"{key['name']} = {fmt(key['value'])}" if key.get("name") and key.get("value") is not None else r["reason"]
+            number = (
+                f"{key['name']} = {fmt(key['value'])}"
+                if key.get("name") and key.get("value") is not None
+                else r["reason"]
+            )
             lines.append(f"{r['axis']} · {r['model']} · {r['dataset']}: **{r['verdict']}** {number}")
             verdicts.append(r["verdict"])
-        statement = f"{item.statement} ({item.paper_ref})" + (f" Paper: {item.paper_numbers}" if item.paper_numbers else "")
+        statement = f"{item.statement} ({item.paper_ref})" + (
+            f" Paper: {item.paper_numbers}" if item.paper_numbers else ""
+        )
         summary_verdict = ", ".join(f"{v} x{verdicts.count(v)}" for v in dict.fromkeys(verdicts)) or "not run"
         out.append(
             f"| **{item.id}** {_cell(item.title)} (v{item.version}) | {_cell(statement)} | {_cell(item.criterion.text('full'))} | "

@@ -58,28 +58,94 @@ def _csv(value: str) -> list[str]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The `claims` option group."""
     group = parser.getgroup("claims", "paper-claim replication (neuron-claims)")
-    group.addoption(PROFILE_OPTION, default="default", metavar="NAME", help="run profile (default, smoke, paper). Default: %(default)r")
-    group.addoption(MODELS_OPTION, type=_csv, default=None, metavar="SPEC,...", help="models or families to run on, replacing the profile's (registered names, local dirs, hub ids)")
-    group.addoption(DATASETS_OPTION, type=_csv, default=None, metavar="SPEC,...", help="corpora to run on, replacing the profile's (registered names, .txt files/folders, hf:<id>)")
-    group.addoption(FAMILY_OPTION, action="append", default=[], metavar="NAME=SPEC,SPEC,...", help="declare a model family (>= 2 seeds); repeatable")
-    group.addoption(FAMILIES_FILE_OPTION, type=Path, default=None, metavar="TOML", help="declare families from a TOML file ([families.NAME] members = [...])")
-    group.addoption(TOKENS_OPTION, type=int, default=None, metavar="N", help="tokens per (model, dataset), overriding the profile")
-    group.addoption(CONTEXT_OPTION, type=int, default=None, metavar="N", help="tokens per context (capped by the model's n_ctx)")
-    group.addoption(DEVICE_OPTION, default="auto", metavar="auto|cpu|cuda", help="where models run (auto: a GPU when present; xdist workers are pinned one GPU each). Default: %(default)r")
-    group.addoption(DTYPE_OPTION, default="float32", metavar="DTYPE", help="model compute dtype (float32, bfloat16, float16). Default: %(default)r")
-    group.addoption(SEED_OPTION, type=int, default=None, metavar="N", help="sampling/baseline seed (default: the profile's)")
-    group.addoption(REPORT_OPTION, type=Path, default=Path("reports/summary.json"), metavar="PATH", help="where the summary JSON goes. Default: %(default)s")
-    group.addoption(BASELINE_OPTION, type=Path, default=None, metavar="FILE", help="gate on a committed baseline: only regressions fail")
-    group.addoption(UPDATE_BASELINE_OPTION, action="store_true", default=False, help="rewrite the --claims-baseline file from this run")
+    group.addoption(
+        PROFILE_OPTION,
+        default="default",
+        metavar="NAME",
+        help="run profile (default, smoke, paper). Default: %(default)r",
+    )
+    group.addoption(
+        MODELS_OPTION,
+        type=_csv,
+        default=None,
+        metavar="SPEC,...",
+        help="models or families to run on, replacing the profile's (registered names, local dirs, hub ids)",
+    )
+    group.addoption(
+        DATASETS_OPTION,
+        type=_csv,
+        default=None,
+        metavar="SPEC,...",
+        help="corpora to run on, replacing the profile's (registered names, .txt files/folders, hf:<id>)",
+    )
+    group.addoption(
+        FAMILY_OPTION,
+        action="append",
+        default=[],
+        metavar="NAME=SPEC,SPEC,...",
+        help="declare a model family (>= 2 seeds); repeatable",
+    )
+    group.addoption(
+        FAMILIES_FILE_OPTION,
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="declare families from a TOML file ([families.NAME] members = [...])",
+    )
+    group.addoption(
+        TOKENS_OPTION, type=int, default=None, metavar="N", help="tokens per (model, dataset), overriding the profile"
+    )
+    group.addoption(
+        CONTEXT_OPTION, type=int, default=None, metavar="N", help="tokens per context (capped by the model's n_ctx)"
+    )
+    group.addoption(
+        DEVICE_OPTION,
+        default="auto",
+        metavar="auto|cpu|cuda",
+        help="where models run (auto: a GPU when present; xdist workers are pinned one GPU each). Default: %(default)r",
+    )
+    group.addoption(
+        DTYPE_OPTION,
+        default="float32",
+        metavar="DTYPE",
+        help="model compute dtype (float32, bfloat16, float16). Default: %(default)r",
+    )
+    group.addoption(
+        SEED_OPTION, type=int, default=None, metavar="N", help="sampling/baseline seed (default: the profile's)"
+    )
+    group.addoption(
+        REPORT_OPTION,
+        type=Path,
+        default=Path("reports/summary.json"),
+        metavar="PATH",
+        help="where the summary JSON goes. Default: %(default)s",
+    )
+    group.addoption(
+        BASELINE_OPTION,
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="gate on a committed baseline: only regressions fail",
+    )
+    group.addoption(
+        UPDATE_BASELINE_OPTION,
+        action="store_true",
+        default=False,
+        help="rewrite the --claims-baseline file from this run",
+    )
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
-    parser.addini(PACKAGES_INI, type="linelist", default=[PAPERS_PACKAGE], help="packages whose modules register claims")
+    parser.addini(
+        PACKAGES_INI, type="linelist", default=[PAPERS_PACKAGE], help="packages whose modules register claims"
+    )
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Markers, option validation, families, the registry, and the session object."""
     for axis in Axis:
-        config.addinivalue_line("markers", f"{axis.value}: claims on the {axis.value} axis of the generalisation matrix")
+        config.addinivalue_line(
+            "markers", f"{axis.value}: claims on the {axis.value} axis of the generalisation matrix"
+        )
     config.addinivalue_line("markers", "claim(id): the claim a test checks")
     if config.getoption("help", False):
         return
@@ -140,13 +206,22 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
     forward = item.stash.get(forward_key, 0)
     if evidence is None:
         message = _error_message(call)
-        verdict, reason, key = Verdict.ERROR, message, {"name": "", "value": None, "criterion": "", "tolerance": claim.key_tolerance}
+        verdict, reason, key = (
+            Verdict.ERROR,
+            message,
+            {"name": "", "value": None, "criterion": "", "tolerance": claim.key_tolerance},
+        )
         measured: dict[str, Any] = {}
         control: dict[str, Any] = {}
         criterion, n_tokens, scale = "", 0, ""
     else:
         verdict, reason = evidence.verdict, evidence.reason
-        key = {"name": evidence.key.name, "value": evidence.key.value, "criterion": evidence.key.criterion, "tolerance": evidence.key.tolerance}
+        key = {
+            "name": evidence.key.name,
+            "value": evidence.key.value,
+            "criterion": evidence.key.criterion,
+            "tolerance": evidence.key.tolerance,
+        }
         measured, control = evidence.measured, evidence.control
         criterion, n_tokens, scale = evidence.criterion, evidence.n_tokens, evidence.scale
     figures = jsonable(evidence.figures) if evidence is not None and evidence.figures else {}
@@ -214,7 +289,9 @@ class ClaimsSession:
         if opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION):
             raise pytest.UsageError(f"{UPDATE_BASELINE_OPTION} needs {BASELINE_OPTION} FILE (the file to rewrite)")
         if opt(BASELINE_OPTION) and not opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION).is_file():
-            raise pytest.UsageError(f"{BASELINE_OPTION} {opt(BASELINE_OPTION)}: no such file (create it with {UPDATE_BASELINE_OPTION})")
+            raise pytest.UsageError(
+                f"{BASELINE_OPTION} {opt(BASELINE_OPTION)}: no such file (create it with {UPDATE_BASELINE_OPTION})"
+            )
         if not self.is_worker:
             folder = self.report_path.parent
             try:
@@ -306,7 +383,9 @@ class ClaimsSession:
                 row = dict(value)
                 figures = row.pop("figures", None)
                 if figures:
-                    self.figures.append({"row": {k: row[k] for k in ("id", "axis", "model", "dataset", "verdict")}, "figures": figures})
+                    self.figures.append(
+                        {"row": {k: row[k] for k in ("id", "axis", "model", "dataset", "verdict")}, "figures": figures}
+                    )
                 self.rows.append(row)
                 self.collected_claims = True
 
@@ -337,7 +416,7 @@ class ClaimsSession:
         assert self.summary is not None
         try:
             render.render_all(self.summary, self.figures, self.report_path.parent)
-        except Exception as exc:  # noqa: BLE001 - the summary is already written; say what failed
+        except Exception as exc:
             self.render_error = f"{type(exc).__name__}: {exc}"
 
     def _run_info(self, forward_local: int) -> dict[str, Any]:
@@ -375,7 +454,7 @@ class ClaimsSession:
         tr = terminalreporter
         if self.config.getoption("verbose", 0) >= -1:
             tr.write_sep("=", "claims")
-            for line in report.table_lines(self.summary["claims"], width=max(200, tr._tw.fullwidth)):  # noqa: SLF001
+            for line in report.table_lines(self.summary["claims"], width=max(200, tr._tw.fullwidth)):
                 tr.write_line(line)
         tr.write_sep("-", "checklist")
         for line in report.checklist_lines(self.summary):
@@ -484,7 +563,11 @@ def claim_result(request: pytest.FixtureRequest, workbench: Any) -> Any:
 def claim_gate(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Any:
     """Turns Evidence into the test outcome: without a baseline FAIL fails; with one, only regressions do."""
     base = pytestconfig.getoption(BASELINE_OPTION)
-    expected = baseline_mod.load(base) if base is not None and base.is_file() and not pytestconfig.getoption(UPDATE_BASELINE_OPTION) else None
+    expected = (
+        baseline_mod.load(base)
+        if base is not None and base.is_file() and not pytestconfig.getoption(UPDATE_BASELINE_OPTION)
+        else None
+    )
     case: ClaimCase = request.getfixturevalue(CASE_FIXTURE)
 
     def gate(evidence: Evidence) -> None:

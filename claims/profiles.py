@@ -82,7 +82,9 @@ PROFILES: dict[str, Profile] = {
             name="paper",
             description="the paper's own models from the hub on Pile text, for GPU machines with hub access",
             cells={
-                Axis.ORIGINAL: Cell(("stanford-gpt2-small", "stanford-gpt2-medium", "pythia-160m"), ("hf:monology/pile-uncopyrighted",)),
+                Axis.ORIGINAL: Cell(
+                    ("stanford-gpt2-small", "stanford-gpt2-medium", "pythia-160m"), ("hf:monology/pile-uncopyrighted",)
+                ),
                 Axis.GT1: Cell(("gpt2-xl",), ("hf:monology/pile-uncopyrighted",)),
                 Axis.GT2: Cell(("stanford-gpt2-small",), ("hf:ag_news", "code")),
                 Axis.GT3: Cell(("stanford-gpt2-small",), ("hf:monology/pile-uncopyrighted",)),

@@ -214,7 +214,7 @@ PAPERS_PACKAGE = "claims.papers"
 
 
 def claim(
-    id: str,  # noqa: A002 - the catalogue calls it "id"
+    id: str,
     /,
     *,
     title: str,

@@ -147,7 +147,13 @@ def git_commit(root: Path) -> str:
     """HEAD of the checkout (with "+dirty" when there are uncommitted changes), or "unknown"."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
@@ -166,7 +172,11 @@ def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
             r["model"],
             r["dataset"],
             r["verdict"],
-            (f"{r['key']['name']} = {fmt(r['key']['value'])} [{r['key']['criterion']}]" if r["key"].get("name") else r["reason"]),
+            (
+                f"{r['key']['name']} = {fmt(r['key']['value'])} [{r['key']['criterion']}]"
+                if r["key"].get("name")
+                else r["reason"]
+            ),
         )
         for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))
     ]

@@ -33,7 +33,9 @@ def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimCon
             )
         family = resolve_family(case.subject)
         if len(family.members) < claim.needs.seeds:
-            raise NotApplicable(f"{claim.id} needs >= {claim.needs.seeds} seeds; {case.subject} has {len(family.members)}")
+            raise NotApplicable(
+                f"{claim.id} needs >= {claim.needs.seeds} seeds; {case.subject} has {len(family.members)}"
+            )
         model: ModelRef = family.reference
     elif is_family(case.subject):
         family = resolve_family(case.subject)  # single-model claims use every seed when given a family
@@ -81,4 +83,6 @@ def not_run(claim: Claim, reason: str) -> Evidence:
 def _check_numbers(claim: Claim, evidence: Evidence) -> None:
     """A verdict must never rest on NaN/inf: a non-finite key number is a harness error, not a finding."""
     if evidence.verdict in (Verdict.PASS, Verdict.FAIL) and not math.isfinite(evidence.key.value):
-        raise ValueError(f"claim {claim.id}: key number {evidence.key.name} is {evidence.key.value}; refusing a verdict")
+        raise ValueError(
+            f"claim {claim.id}: key number {evidence.key.name} is {evidence.key.value}; refusing a verdict"
+        )

@@ -44,7 +44,9 @@ def universality_profile(spec: FamilySpec, tokens: int = PROFILE_TOKENS) -> dict
         acts = [bench.activations(r, "sotu", (MLP_POST_RAW,)) for r in refs]
         keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
-        run = cross_model_correlations(raws[0], raws[1:], keep, torch.Generator().manual_seed(0), baselines=("gaussian",))
+        run = cross_model_correlations(
+            raws[0], raws[1:], keep, torch.Generator().manual_seed(0), baselines=("gaussian",)
+        )
         table = universality_table(run.results, run.baselines["gaussian"], spec.n_layer, spec.d_mlp)
         per_layer = {
             f"layer {layer}": {f">{t}": round(float((g.excess_corr > t).mean()), 4) for t in THRESHOLDS}
@@ -63,7 +65,11 @@ def universality_profile(spec: FamilySpec, tokens: int = PROFILE_TOKENS) -> dict
 
 def write_card(spec: FamilySpec) -> Path:
     """Collect member cards, measure the universality profile, write README.md and card.json."""
-    members = [json.loads((spec.folder / m / "card.json").read_text()) for m in spec.members if (spec.folder / m / "card.json").exists()]
+    members = [
+        json.loads((spec.folder / m / "card.json").read_text())
+        for m in spec.members
+        if (spec.folder / m / "card.json").exists()
+    ]
     started = time.time()
     profile = universality_profile(spec)
     card = {
@@ -73,7 +79,20 @@ def write_card(spec: FamilySpec) -> Path:
         "config": {k: getattr(spec, k) for k in ("n_layer", "d_model", "n_head", "d_mlp", "n_ctx", "vocab_size")},
         "recipe": members[0]["recipe"] if members else {},
         "members": [
-            {k: m.get(k) for k in ("member", "init_seed", "data_seed", "tokens_seen", "wall_seconds", "final_train_loss", "eval_loss_nats", "machine", "git_commit")}
+            {
+                k: m.get(k)
+                for k in (
+                    "member",
+                    "init_seed",
+                    "data_seed",
+                    "tokens_seen",
+                    "wall_seconds",
+                    "final_train_loss",
+                    "eval_loss_nats",
+                    "machine",
+                    "git_commit",
+                )
+            }
             for m in members
         ],
         "universality": profile,
@@ -120,15 +139,23 @@ def _markdown(card: dict[str, Any]) -> str:
     ]
     for label in ("trained", "untrained"):
         row = u[label]
-        lines.append(f"| {label}, all layers | " + " | ".join(f"{100 * row['overall'][f'>{t}']:.2f} %" for t in u["thresholds"]) + f" | {row['mean_excess']} | {row['max_excess']} |")
+        lines.append(
+            f"| {label}, all layers | "
+            + " | ".join(f"{100 * row['overall'][f'>{t}']:.2f} %" for t in u["thresholds"])
+            + f" | {row['mean_excess']} | {row['max_excess']} |"
+        )
         for layer, fr in row["per_layer"].items():
-            lines.append(f"| {label}, {layer} | " + " | ".join(f"{100 * fr[f'>{t}']:.2f} %" for t in u["thresholds"]) + " | | |")
+            lines.append(
+                f"| {label}, {layer} | " + " | ".join(f"{100 * fr[f'>{t}']:.2f} %" for t in u["thresholds"]) + " | | |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def _git() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ZOO_DIR).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=ZOO_DIR
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -26,7 +26,9 @@ SWEEP_TOKENS = 1_500_000
 BASE = FAMILIES["zoo-gpt2-s"]
 CONFIGS: dict[str, FamilySpec] = {
     "L4-d128-V4096": dataclasses.replace(BASE, name="L4-d128-V4096"),
-    "L4-d128-V2048": dataclasses.replace(BASE, name="L4-d128-V2048", vocab_size=2048, tokenizer_dir=SWEEP_DIR / "tok2048"),
+    "L4-d128-V2048": dataclasses.replace(
+        BASE, name="L4-d128-V2048", vocab_size=2048, tokenizer_dir=SWEEP_DIR / "tok2048"
+    ),
     "L2-d128-V4096": dataclasses.replace(BASE, name="L2-d128-V4096", n_layer=2),
     "L4-d96-V4096": dataclasses.replace(BASE, name="L4-d96-V4096", d_model=96, n_head=4, d_mlp=384),
     "L4-d192-V4096": dataclasses.replace(BASE, name="L4-d192-V4096", d_model=192, n_head=6, d_mlp=768),

@@ -139,7 +139,7 @@ def build_model(spec: FamilySpec, seed: int) -> torch.nn.Module:
         model = GPTNeoXForCausalLM(config)
     else:
         raise ValueError(f"unknown arch {spec.arch!r}")
-    model.config._attn_implementation = "eager"  # noqa: SLF001 - eager + bf16 was fastest on CPU
+    model.config._attn_implementation = "eager"
     return model
 
 
@@ -191,7 +191,9 @@ def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tok
         x = torch.cat([bos, torch.stack([stream[o : o + body] for o in offsets.tolist()])], dim=1)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             logits = model(input_ids=x).logits
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].float().reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1)
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -200,7 +202,10 @@ def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tok
             elapsed = time.time() - started
             seen = (step + 1) * spec.batch_size * body
             log.append({"step": step, "tokens": seen, "loss": round(float(loss), 4), "seconds": round(elapsed, 1)})
-            print(f"{spec.name}/{member} step {step}/{steps} loss {float(loss):.3f} {seen / elapsed:.0f} tok/s", flush=True)
+            print(
+                f"{spec.name}/{member} step {step}/{steps} loss {float(loss):.3f} {seen / elapsed:.0f} tok/s",
+                flush=True,
+            )
     wall = time.time() - started
     card = save_member(spec, member, model, out_dir, trained=True)
     card.update(
@@ -263,7 +268,13 @@ def save_untrained(spec: FamilySpec, member: str, out_dir: Path) -> None:
     model = build_model(spec, spec.init_seed(member))
     model.half().save_pretrained(out_dir)
     load_tokenizer(spec.tokenizer_dir).save_pretrained(out_dir)
-    card = {"family": spec.name, "member": member, "trained": False, "init_seed": spec.init_seed(member), "torch": torch.__version__}
+    card = {
+        "family": spec.name,
+        "member": member,
+        "trained": False,
+        "init_seed": spec.init_seed(member),
+        "torch": torch.__version__,
+    }
     _write_card(out_dir, card)
 
 
@@ -292,7 +303,9 @@ def verify(tolerance: float = 0.01) -> int:
             loss = evaluate(model, eval_contexts(spec.n_ctx, spec.tokenizer_dir))
             ok = abs(loss - card["eval_loss_nats"]) <= tolerance
             bad += not ok
-            print(f"{'ok ' if ok else 'BAD'} {spec.name}/{card['member']}: card {card['eval_loss_nats']:.4f} now {loss:.4f}")
+            print(
+                f"{'ok ' if ok else 'BAD'} {spec.name}/{card['member']}: card {card['eval_loss_nats']:.4f} now {loss:.4f}"
+            )
     return bad
 
 

@@ -33,7 +33,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
     folder = tmp_path_factory.mktemp("tiny-gpt2")
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=4096, n_positions=64, n_embd=32, n_layer=2, n_head=2, n_inner=64, bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        vocab_size=4096, n_positions=64, n_embd=32, n_layer=2, n_head=2, n_inner=64, bos_token_id=0, eos_token_id=0
+    )
     GPT2LMHeadModel(config).save_pretrained(folder)
     load_tokenizer().save_pretrained(folder)
     return load_model(resolve_model(str(folder)))
@@ -86,7 +88,8 @@ def test_second_request_reuses_the_cache_without_a_forward_pass(tmp_path: Path, 
     first = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
     before = FORWARD.count
     second = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
-    assert first.computed and not second.computed
+    assert first.computed
+    assert not second.computed
     assert FORWARD.count == before
     np.testing.assert_array_equal(first.raw(MLP_POST_RAW), second.raw(MLP_POST_RAW))
 
@@ -143,7 +146,8 @@ def test_key_changes_with_everything_that_changes_the_numbers() -> None:
         cache_key("m", spec, "c2", "float32"),
         cache_key("m", spec, "c", "bfloat16"),
     ]
-    assert base not in variants and len(set(variants)) == len(variants)
+    assert base not in variants
+    assert len(set(variants)) == len(variants)
 
 
 def test_nan_activations_are_refused_not_averaged(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
@@ -152,7 +156,7 @@ def test_nan_activations_are_refused_not_averaged(tmp_path: Path, tiny_model, co
     with torch.no_grad():
         tiny_model.bridge.blocks[0].mlp.W_in[0, 0] = float("nan")
     try:
-        with pytest.raises(ActivationError, match="NaN/inf values in blocks.0.mlp.hook_pre"):
+        with pytest.raises(ActivationError, match=r"NaN/inf values in blocks\.0\.mlp\.hook_pre"):
             _get(ActivationStore(tmp_path), tiny_model, corpus, [MLP_PRE_MOMENTS])
         assert not any((tmp_path).rglob("*.npz"))
     finally:

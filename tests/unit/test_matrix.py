@@ -11,10 +11,28 @@ from claims.verdict import Axis
 def _claims(**needs: object) -> list:
     registry = Registry()
     crit = Criterion(full="x", small="x")
-    claim("C1", title="t", statement="s", paper_ref="§", axes=list(Axis)[:3], criterion=crit,
-          needs=Needs(**needs), min_tokens=1, registry=registry)(lambda ctx: None)
-    claim("G1", title="t", statement="s", paper_ref="§", axes=[Axis.GT3], criterion=crit,
-          needs=Needs(**needs), min_tokens=1, registry=registry)(lambda ctx: None)
+    claim(
+        "C1",
+        title="t",
+        statement="s",
+        paper_ref="§",
+        axes=list(Axis)[:3],
+        criterion=crit,
+        needs=Needs(**needs),
+        min_tokens=1,
+        registry=registry,
+    )(lambda ctx: None)
+    claim(
+        "G1",
+        title="t",
+        statement="s",
+        paper_ref="§",
+        axes=[Axis.GT3],
+        criterion=crit,
+        needs=Needs(**needs),
+        min_tokens=1,
+        registry=registry,
+    )(lambda ctx: None)
     return registry.all()
 
 

@@ -47,7 +47,7 @@ def test_typo_of_a_registered_name_suggests_it() -> None:
 
 def test_local_directory_without_config_names_the_fix(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelSpecError, match="no config.json.*save_pretrained"):
+    with pytest.raises(ModelSpecError, match=r"no config\.json.*save_pretrained"):
         resolve_model(str(tmp_path / "empty"))
 
 
@@ -115,7 +115,9 @@ def test_encoder_only_model_is_reported_not_usable(tmp_path: Path) -> None:
     assert "not a causal language model" in models.causal_lm_problem(resolve_model(str(folder)))
 
 
-@pytest.mark.parametrize(("worker", "gpus", "index"), [(None, 4, 0), ("gw0", 4, 0), ("gw3", 4, 3), ("gw5", 4, 1), ("gw1", 1, 0)])
+@pytest.mark.parametrize(
+    ("worker", "gpus", "index"), [(None, 4, 0), ("gw0", 4, 0), ("gw3", 4, 3), ("gw5", 4, 1), ("gw1", 1, 0)]
+)
 def test_xdist_workers_are_pinned_one_gpu_each(worker: str | None, gpus: int, index: int) -> None:
     assert worker_gpu_index(worker, gpus) == index
 

@@ -12,7 +12,7 @@ from claims.report import validate_summary
 
 pytest_plugins = ("pytester",)
 
-TOY_CLAIMS = '''
+TOY_CLAIMS = """
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis
 
@@ -38,9 +38,9 @@ def toy_fail(ctx):
     value = 0.2
     return ctx.evidence(value >= ctx.threshold("minimum"), key=("value", value), reason=f"value {{value}}",
                         measured={{"value": value}}, control={{"value": 0.1}})
-'''
+"""
 
-BROKEN_CLAIM = '''
+BROKEN_CLAIM = """
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis
 
@@ -49,7 +49,7 @@ from claims.verdict import Axis
        needs=Needs(published=True, text=False), criterion=Criterion(full="x", small="x"))
 def toy_error(ctx):
     raise RuntimeError("harness exploded")
-'''
+"""
 
 
 def _suite(pytester: pytest.Pytester, threshold: float = 0.5, version: int = 1, broken: bool = False) -> None:
@@ -89,7 +89,11 @@ def test_summary_has_one_row_per_claim_and_validates(pytester: pytest.Pytester) 
     summary = _summary(pytester)
     validate_summary(summary)
     assert {r["id"]: r["verdict"] for r in summary["claims"]} == {"T1": "PASS", "T2": "FAIL"}
-    assert set(summary["Checklist"]) == {"GT1_ModelGeneralization", "GT2_DataGeneralization", "GT3_MethodGeneralization"}
+    assert set(summary["Checklist"]) == {
+        "GT1_ModelGeneralization",
+        "GT2_DataGeneralization",
+        "GT3_MethodGeneralization",
+    }
     result.stdout.fnmatch_lines(["*T2*original*paper-tables*FAIL*value = 0.2*"])
 
 
@@ -118,7 +122,9 @@ def test_xdist_writes_one_summary_with_every_row(pytester: pytest.Pytester) -> N
 
 def test_baseline_accepts_known_fail_and_reports_no_regression(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     result.assert_outcomes(passed=2)
     assert result.ret == 0
@@ -127,7 +133,9 @@ def test_baseline_accepts_known_fail_and_reports_no_regression(pytester: pytest.
 
 def test_baseline_fails_on_a_flipped_verdict_naming_the_claim(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
     _suite(pytester, threshold=0.9, version=1)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     assert result.ret == 1
@@ -136,7 +144,9 @@ def test_baseline_fails_on_a_flipped_verdict_naming_the_claim(pytester: pytest.P
 
 def test_baseline_lists_a_new_claim_version_as_new_not_regression(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
     _suite(pytester, threshold=0.9, version=2)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     result.stdout.fnmatch_lines(["*new (not in the baseline): T1*"])
@@ -144,7 +154,9 @@ def test_baseline_lists_a_new_claim_version_as_new_not_regression(pytester: pyte
 
 def test_baseline_reports_a_missing_claim(pytester: pytest.Pytester) -> None:
     _suite(pytester, broken=True)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline")
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
     _suite(pytester)
     (pytester.path / "toyclaims" / "broken.py").unlink()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")

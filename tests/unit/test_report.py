@@ -79,7 +79,11 @@ def test_rationale_names_every_failed_claim_with_its_number() -> None:
 
 def test_summary_keeps_the_reference_checklist_keys_and_validates() -> None:
     summary = build_summary([_row("U1", "PASS"), _row("U2", "FAIL", axis="gt2")], _run())
-    assert list(summary["Checklist"]) == ["GT1_ModelGeneralization", "GT2_DataGeneralization", "GT3_MethodGeneralization"]
+    assert list(summary["Checklist"]) == [
+        "GT1_ModelGeneralization",
+        "GT2_DataGeneralization",
+        "GT3_MethodGeneralization",
+    ]
     assert summary["Checklist"] == {
         "GT1_ModelGeneralization": "PASS",
         "GT2_DataGeneralization": "FAIL",
@@ -99,7 +103,9 @@ def test_schema_rejects_a_pass_without_a_control() -> None:
 
 def test_table_shows_key_number_against_criterion() -> None:
     lines = table_lines([_row("U1", "FAIL", value=0.25)])
-    assert "U1" in lines[1] and "FAIL" in lines[1] and "x = 0.25 [x >= 1]" in lines[1]
+    assert "U1" in lines[1]
+    assert "FAIL" in lines[1]
+    assert "x = 0.25 [x >= 1]" in lines[1]
 
 
 def test_number_formatting_is_stable() -> None:

@@ -46,7 +46,9 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
 
             return hook
 
-        bench.forward_pass(model, sample.tokens, [(hooks.attn_z(layer), hook_for(layer)) for layer in range(model.n_layers)])
+        bench.forward_pass(
+            model, sample.tokens, [(hooks.attn_z(layer), hook_for(layer)) for layer in range(model.n_layers)]
+        )
         return out, ~sample.excluded.reshape(-1)
 
     inputs = {"model": ref.identity(), "sample": spec.__dict__, "dtype": bench.settings.dtype}
@@ -86,7 +88,11 @@ def head_universality(ctx: ClaimContext) -> Evidence:
         data = [head_norms(ctx, r) for r in refs]
         keep = data[0][1]
         run = cross_model_correlations(
-            data[0][0], [d[0] for d in data[1:]], keep, torch.Generator().manual_seed(ctx.workbench.settings.seed), baselines=("gaussian",)
+            data[0][0],
+            [d[0] for d in data[1:]],
+            keep,
+            torch.Generator().manual_seed(ctx.workbench.settings.seed),
+            baselines=("gaussian",),
         )
         corr = np.stack([r.max_corr.numpy() for r in run.results]).mean(0)
         base = np.stack([b.numpy() for b in run.baselines["gaussian"]]).mean(0)
@@ -141,15 +147,22 @@ def baseline_choice(ctx: ClaimContext) -> Evidence:
     if u.control is not None:
         cg, _ = universal_mask(u.control.excess_corr.to_numpy(), t, 0.02, 30)
         co, _ = universal_mask(u.control.excess_corr_orth.to_numpy(), t, 0.02, 30)
-        control = {"untrained_jaccard": float((cg & co).sum() / max(1, (cg | co).sum())),
-                   "untrained_mean_baseline_gap": float((u.control.mean_baseline - u.control.mean_baseline_orth).mean())}
+        control = {
+            "untrained_jaccard": float((cg & co).sum() / max(1, (cg | co).sum())),
+            "untrained_mean_baseline_gap": float((u.control.mean_baseline - u.control.mean_baseline_orth).mean()),
+        }
     return ctx.evidence(
         passed,
         key=("Jaccard(gaussian, orthogonal)", jaccard),
         reason=f"{int(gauss.sum())} universal under the Gaussian baseline ({rule_g}), {int(orth.sum())} under the orthogonal "
         f"({rule_o}); Jaccard {jaccard:.2f}; mean baseline gap {gap:+.4f}",
-        measured={"jaccard": jaccard, "mean_baseline_gaussian": float(u.table.mean_baseline.mean()),
-                  "mean_baseline_orthogonal": float(u.table.mean_baseline_orth.mean()), "n_gaussian": int(gauss.sum()), "n_orthogonal": int(orth.sum())},
+        measured={
+            "jaccard": jaccard,
+            "mean_baseline_gaussian": float(u.table.mean_baseline.mean()),
+            "mean_baseline_orthogonal": float(u.table.mean_baseline_orth.mean()),
+            "n_gaussian": int(gauss.sum()),
+            "n_orthogonal": int(orth.sum()),
+        },
         control=control,
         n_tokens=u.n_tokens,
     )

@@ -46,9 +46,18 @@ def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
         idx = np.flatnonzero(frame.layer.to_numpy() == layer)
         shuffled[idx] = rng.permutation(shuffled[idx])
     r_control, c_low, c_high = pearson_with_interval(freq, shuffled)
-    bounded = 100 * float(np.mean(np.abs(cos[np.isfinite(cos)]) <= ctx.threshold("cos_bound"))) if ctx.scale == "full" else None
-    passed = (r <= ctx.threshold("max_r") and bounded >= ctx.threshold("cos_share_pct")) if ctx.scale == "full" else high < 0
-    by_layer = {int(layer): pearson_with_interval(g.freq.to_numpy(), g.in_out_sim.to_numpy())[0] for layer, g in frame.groupby("layer")}
+    bounded = (
+        100 * float(np.mean(np.abs(cos[np.isfinite(cos)]) <= ctx.threshold("cos_bound")))
+        if ctx.scale == "full"
+        else None
+    )
+    passed = (
+        (r <= ctx.threshold("max_r") and bounded >= ctx.threshold("cos_share_pct")) if ctx.scale == "full" else high < 0
+    )
+    by_layer = {
+        int(layer): pearson_with_interval(g.freq.to_numpy(), g.in_out_sim.to_numpy())[0]
+        for layer, g in frame.groupby("layer")
+    }
     n_tokens = int(ctx.activations(ctx.model, (MLP_PRE_MOMENTS,)).moments(MLP_PRE_MOMENTS)["count"])
     shown = np.sort(rng.choice(len(frame), size=min(len(frame), 4000), replace=False))
     return ctx.evidence(
@@ -56,10 +65,23 @@ def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
         key=("Pearson r(freq, cos)", r),
         reason=f"r = {r:.3f} (95 % CI {low:.3f} to {high:.3f}) over {len(frame)} neurons; shuffled-pairing control r = {r_control:.3f}"
         + (f"; {bounded:.2f} % have |cos| <= {ctx.threshold('cos_bound'):g}" if bounded is not None else ""),
-        measured={"pearson_r": r, "ci95": [low, high], "per_layer_r": by_layer, "share_abs_cos_bounded_pct": bounded,
-                  "median_activation_frequency": float(np.median(freq))},
+        measured={
+            "pearson_r": r,
+            "ci95": [low, high],
+            "per_layer_r": by_layer,
+            "share_abs_cos_bounded_pct": bounded,
+            "median_activation_frequency": float(np.median(freq)),
+        },
         control={"shuffled_pairing_r": r_control, "shuffled_ci95": [c_low, c_high]},
         n_tokens=n_tokens,
-        figures={"scatter": {"x": cos[shown], "y": freq[shown], "xlabel": "cos(w_in, w_out)", "ylabel": "activation frequency P(pre > 0)",
-                             "groups": [f"layer {int(x)}" for x in frame.layer.to_numpy()[shown]], "fit": True}},
+        figures={
+            "scatter": {
+                "x": cos[shown],
+                "y": freq[shown],
+                "xlabel": "cos(w_in, w_out)",
+                "ylabel": "activation frequency P(pre > 0)",
+                "groups": [f"layer {int(x)}" for x in frame.layer.to_numpy()[shown]],
+                "fit": True,
+            }
+        },
     )

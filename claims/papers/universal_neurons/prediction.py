@@ -50,7 +50,9 @@ def random_direction_frame(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
         w_in = torch.randn(model.n_layers, model.d_model, model.d_mlp, generator=gen)
         return weight_statistics(W_in=w_in, b_in=None, W_out=w_out, W_U=b.W_U.detach().float(), dtype=torch.float32)
 
-    return ctx.workbench.derived("random-directions", 1, {"model": ref.identity(), "seed": ctx.workbench.settings.seed}, compute)
+    return ctx.workbench.derived(
+        "random-directions", 1, {"model": ref.identity(), "seed": ctx.workbench.settings.seed}, compute
+    )
 
 
 def _members(ctx: ClaimContext) -> tuple[ModelRef, ...]:
@@ -100,7 +102,11 @@ def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
     n_rand = int((rand.vocab_kurt > cut).sum())
     ratio = int(high.sum()) / max(n_rand, 1)
     if ctx.scale == "full":
-        passed = n_pred >= ctx.threshold("min_each") and n_supp >= ctx.threshold("min_each") and ratio >= ctx.threshold("ratio")
+        passed = (
+            n_pred >= ctx.threshold("min_each")
+            and n_supp >= ctx.threshold("min_each")
+            and ratio >= ctx.threshold("ratio")
+        )
     else:
         passed = ratio >= ctx.threshold("ratio") and n_pred > 0 and n_supp > 0
     acts = ctx.activations(ctx.model, (MLP_POST_MOMENTS,))
@@ -109,8 +115,13 @@ def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
         key=(f"#(kurt>{cut:g}) / random", ratio),
         reason=f"{int(high.sum())} neurons with vocab kurtosis > {cut:g} ({n_pred} prediction, {n_supp} suppression) "
         f"vs {n_rand} random directions; max kurtosis {frame.vocab_kurt.max():.1f}",
-        measured={"n_high_kurtosis": int(high.sum()), "prediction": n_pred, "suppression": n_supp,
-                  "max_vocab_kurt": float(frame.vocab_kurt.max()), "negative_activation_sign_share": float((frame.activation_sign < 0).mean())},
+        measured={
+            "n_high_kurtosis": int(high.sum()),
+            "prediction": n_pred,
+            "suppression": n_supp,
+            "max_vocab_kurt": float(frame.vocab_kurt.max()),
+            "negative_activation_sign_share": float((frame.activation_sign < 0).mean()),
+        },
         control={"random_directions_high_kurtosis": n_rand, "random_max_vocab_kurt": float(rand.vocab_kurt.max())},
         n_tokens=int(acts.tokens.size),
     )
@@ -153,22 +164,31 @@ def depth_pattern(ctx: ClaimContext) -> Evidence:
             last4 = table.kurt_gt_10.to_numpy()[-4:]
             inversions = int(np.sum(np.diff(last4) < 0))
             share = table.suppression / table.kurt_gt_10.replace(0, np.nan)
-            q = int(round(0.75 * (n_layers - 1)))
+            q = round(0.75 * (n_layers - 1))
             checks = {
                 "early_pct": float(early_pct),
                 "inversions_last4": inversions,
                 "suppression_share_last": float(share.iloc[-1]),
                 "suppression_share_at_0.75L": float(share.iloc[q]),
             }
-            ok = early_pct < ctx.threshold("early_max_pct") and inversions <= 1 and checks["suppression_share_last"] > 0.5 and checks["suppression_share_at_0.75L"] < 0.5
+            ok = (
+                early_pct < ctx.threshold("early_max_pct")
+                and inversions <= 1
+                and checks["suppression_share_last"] > 0.5
+                and checks["suppression_share_at_0.75L"] < 0.5
+            )
         else:
             shares = []
             for layer in (n_layers - 2, n_layers - 1):
                 sub = frame[frame.layer == layer]
                 top = sub[sub.vocab_kurt >= sub.vocab_kurt.quantile(0.95)]
                 shares.append(float((top.vocab_skew_effective < 0).mean()))
-            checks = {"kurt_p95_first": float(table.kurt_p95.iloc[0]), "kurt_p95_last": float(table.kurt_p95.iloc[-1]),
-                      "neg_share_penultimate_top5": shares[0], "neg_share_last_top5": shares[1]}
+            checks = {
+                "kurt_p95_first": float(table.kurt_p95.iloc[0]),
+                "kurt_p95_last": float(table.kurt_p95.iloc[-1]),
+                "neg_share_penultimate_top5": shares[0],
+                "neg_share_last_top5": shares[1],
+            }
             ok = checks["kurt_p95_last"] > checks["kurt_p95_first"] and shares[1] > shares[0]
         per_seed[ref.name] = checks
         seeds_ok.append(ok)
@@ -182,13 +202,22 @@ def depth_pattern(ctx: ClaimContext) -> Evidence:
         reason=f"pattern held in {sum(seeds_ok)} of {len(seeds_ok)} seeds; {members[0].name}: prediction by layer "
         f"{first.prediction.astype(int).tolist()}, suppression {first.suppression.astype(int).tolist()}",
         measured={"per_seed": per_seed, "by_layer_reference": {k: v.tolist() for k, v in first.items()}},
-        control={"random_directions_kurt_gt_10_by_layer": rand.kurt_gt_10.astype(int).tolist(),
-                 "random_directions_kurt_p95_by_layer": rand.kurt_p95.tolist()},
+        control={
+            "random_directions_kurt_gt_10_by_layer": rand.kurt_gt_10.astype(int).tolist(),
+            "random_directions_kurt_p95_by_layer": rand.kurt_p95.tolist(),
+        },
         n_tokens=int(ctx.activations(members[0], (MLP_POST_MOMENTS,)).tokens.size),
-        figures={"prediction_counts": {"layers": list(range(len(first))), "ylabel": "neurons with vocab kurtosis > 10",
-                                       "series": {"prediction (skew > 0)": first.prediction.astype(int).tolist(),
-                                                  "suppression (skew < 0)": first.suppression.astype(int).tolist(),
-                                                  "random directions": rand.kurt_gt_10.astype(int).tolist()}}},
+        figures={
+            "prediction_counts": {
+                "layers": list(range(len(first))),
+                "ylabel": "neurons with vocab kurtosis > 10",
+                "series": {
+                    "prediction (skew > 0)": first.prediction.astype(int).tolist(),
+                    "suppression (skew < 0)": first.suppression.astype(int).tolist(),
+                    "random directions": rand.kurt_gt_10.astype(int).tolist(),
+                },
+            }
+        },
     )
 
 
@@ -196,7 +225,9 @@ SUPPRESSED_Z = -3.0  # a neuron's suppressed class: tokens whose cos(W_U[:, v], 
 MIN_CLASS = 5
 
 
-def neuron_activations(ctx: ClaimContext, ref: ModelRef, neurons: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def neuron_activations(
+    ctx: ClaimContext, ref: ModelRef, neurons: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Post-activations of selected neurons at every position, and the token sample, memoised on disk."""
     from fixtures import hooks
 
@@ -208,7 +239,7 @@ def neuron_activations(ctx: ClaimContext, ref: ModelRef, neurons: list[tuple[int
         model = bench.model(ref)
         sample = bench.tokens(ref, ctx.dataset)
         by_layer: dict[int, list[int]] = {}
-        for k, (layer, n) in enumerate(neurons):
+        for k, (layer, _neuron) in enumerate(neurons):
             by_layer.setdefault(layer, []).append(k)
         out = np.empty((sample.tokens.size, len(neurons)), dtype=np.float32)
         rows = {layer: 0 for layer in by_layer}
@@ -224,7 +255,9 @@ def neuron_activations(ctx: ClaimContext, ref: ModelRef, neurons: list[tuple[int
 
             return hook
 
-        bench.forward_pass(model, sample.tokens, [(hooks.hook_name(hooks.MLP_POST, layer), hook_for(layer)) for layer in by_layer])
+        bench.forward_pass(
+            model, sample.tokens, [(hooks.hook_name(hooks.MLP_POST, layer), hook_for(layer)) for layer in by_layer]
+        )
         return out, sample.tokens
 
     inputs = {"model": ref.identity(), "sample": spec.__dict__, "neurons": neurons, "dtype": bench.settings.dtype}
@@ -287,10 +320,15 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
         nulls.append(auroc(act[random_label], act[valid & ~random_label]) if random_label.sum() >= 5 else np.nan)
         sizes.append(len(suppressed))
     if len(aurocs) < 3:
-        return ctx.evidence(False, key=("median AUROC", float("nan") if not aurocs else float(np.median(aurocs))),
-                            reason=f"only {len(aurocs)} suppression neurons whose class occurs as a next token at least 5 times",
-                            measured={"n_neurons": len(aurocs)}, control={}, n_tokens=int(tokens.size),
-                            inconclusive="too few suppression neurons with an observed class")
+        return ctx.evidence(
+            False,
+            key=("median AUROC", float("nan") if not aurocs else float(np.median(aurocs))),
+            reason=f"only {len(aurocs)} suppression neurons whose class occurs as a next token at least 5 times",
+            measured={"n_neurons": len(aurocs)},
+            control={},
+            n_tokens=int(tokens.size),
+            inconclusive="too few suppression neurons with an observed class",
+        )
     median = float(np.median(aurocs))
     null_median = float(np.nanmedian(nulls))
     null_draws = [float(np.nanmedian(rng.choice(np.asarray(nulls), size=len(nulls)))) for _ in range(200)]
@@ -303,8 +341,12 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
         passed,
         key=("median AUROC (next token in class)", median),
         reason=f"median AUROC {median:.3f} over {len(aurocs)} suppression neurons (classes of {int(np.median(sizes))} tokens) vs "
-        f"{null_median:.3f} for random classes" + (f"; {share:.0f} % reach {ctx.threshold('min_auroc'):g}" if share is not None else ""),
+        f"{null_median:.3f} for random classes"
+        + (f"; {share:.0f} % reach {ctx.threshold('min_auroc'):g}" if share is not None else ""),
         measured={"median_auroc": median, "aurocs": aurocs, "class_sizes": sizes, "share_pct_above_min": share},
-        control={"random_class_median_auroc": null_median, "random_class_95th_pct_of_median": float(np.percentile(null_draws, 95))},
+        control={
+            "random_class_median_auroc": null_median,
+            "random_class_95th_pct_of_median": float(np.percentile(null_draws, 95)),
+        },
         n_tokens=int(tokens.size),
     )

@@ -131,7 +131,8 @@ def signature_published(ctx: ClaimContext) -> Evidence:
     return ctx.evidence(
         worst <= ctx.threshold("tolerance") and control_ok,
         key=("max |median - paper|", worst),
-        reason="medians " + ", ".join(f"{m} {medians[m]:.1f} (paper {PAPER_MEDIANS[m]})" for m in SIGNATURE_METRICS)
+        reason="medians "
+        + ", ".join(f"{m} {medians[m]:.1f} (paper {PAPER_MEDIANS[m]})" for m in SIGNATURE_METRICS)
         + f"; non-universal control {', '.join(f'{v:.1f}' for v in control.values())}",
         measured={"median_percentile_universal": medians, "n_universal": int(is_universal.sum())},
         control={"median_percentile_layer_matched_nonuniversal": control},

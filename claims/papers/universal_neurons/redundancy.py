@@ -80,8 +80,12 @@ def near_duplicates(ctx: ClaimContext) -> Evidence:
         values = sims[column].to_numpy()
         a = auroc(values[mask], values[~mask])
         p = mann_whitney_greater(values[mask], values[~mask])
-        measured[column] = {"auroc": a, "mann_whitney_p": p, "median_universal": float(np.median(values[mask])),
-                            "median_other": float(np.median(values[~mask]))}
+        measured[column] = {
+            "auroc": a,
+            "mann_whitney_p": p,
+            "median_universal": float(np.median(values[mask])),
+            "median_other": float(np.median(values[~mask])),
+        }
         ok &= a >= ctx.threshold("min_auroc") and p < 0.01
     duplicates = 100 * float(np.mean(np.maximum(sims.max_cos_in, sims.max_cos_out) > 0.95))
     measured["duplicate_pct"] = duplicates
@@ -91,7 +95,10 @@ def near_duplicates(ctx: ClaimContext) -> Evidence:
     if u.control is not None and ctx.family is not None and ctx.family.controls:
         cmask, _ = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
         csims = max_cosine_to_others(ctx, ctx.family.controls[0])
-        control = {f"untrained_auroc_{c}": auroc(csims[c].to_numpy()[cmask], csims[c].to_numpy()[~cmask]) for c in ("max_cos_in", "max_cos_out")}
+        control = {
+            f"untrained_auroc_{c}": auroc(csims[c].to_numpy()[cmask], csims[c].to_numpy()[~cmask])
+            for c in ("max_cos_in", "max_cos_out")
+        }
     key = min(measured["max_cos_in"]["auroc"], measured["max_cos_out"]["auroc"])  # type: ignore[index]
     return ctx.evidence(
         ok,
@@ -149,8 +156,13 @@ def late_universal_are_prediction(ctx: ClaimContext) -> Evidence:
         key=("prediction-type share, universal (last layer)", share_u),
         reason=f"{a} of {a + b} last-layer universal neurons are prediction-type ({100 * share_u:.0f} %) vs {100 * share_o:.0f} % of "
         f"the other {c + d} (Fisher p = {p:.3g}); universal by {rule}",
-        measured={"share_universal": share_u, "fisher_p": p, "n_universal_last": a + b, "universal_rule": rule,
-                  "vocab_kurt_gt_10_last_layer": int((sub.vocab_kurt > 10).sum())},
+        measured={
+            "share_universal": share_u,
+            "fisher_p": p,
+            "n_universal_last": a + b,
+            "universal_rule": rule,
+            "vocab_kurt_gt_10_last_layer": int((sub.vocab_kurt > 10).sum()),
+        },
         control={"share_nonuniversal": share_o},
         n_tokens=u.n_tokens,
         inconclusive=inconclusive,

@@ -88,8 +88,16 @@ def _moved(stats: dict[str, float], min_shift: float, max_p: float) -> bool:
         small="at least {min_metrics} of the 5 signature metrics (activation frequency low, skew high, kurtosis high, "
         "input bias low, L2 penalty high) move the claimed way by >= {min_shift} percentile points with a "
         "within-layer permutation p < {max_p}; universal = excess > {universal_threshold}, else the top 2 %",
-        thresholds_full={"low_max": 35, "high_min": 65, "max_mw_p": 1e-3, "min_auroc": 0.65, "skew_band": 0.3,
-                         "kurt_low": 2.5, "kurt_high": 4.5, "universal_threshold": 0.5},
+        thresholds_full={
+            "low_max": 35,
+            "high_min": 65,
+            "max_mw_p": 1e-3,
+            "min_auroc": 0.65,
+            "skew_band": 0.3,
+            "kurt_low": 2.5,
+            "kurt_high": 4.5,
+            "universal_threshold": 0.5,
+        },
         thresholds_small={"min_metrics": 4, "min_shift": 10, "max_p": 0.05, "universal_threshold": 0.3},
     ),
     min_tokens=16_384,
@@ -106,12 +114,20 @@ def signature(ctx: ClaimContext) -> Evidence:
     with_bos = signature_shifts(neuron_frame(ctx, ctx.model, "all"), mask, GATED_METRICS, seed)
     if ctx.scale == "full":
         good = [
-            m for m, s in shifts.items()
-            if (s["median_universal"] <= ctx.threshold("low_max") if s["direction"] == "low" else s["median_universal"] >= ctx.threshold("high_min"))
-            and s["mann_whitney_p"] < ctx.threshold("max_mw_p") and s["auroc_claimed_direction"] >= ctx.threshold("min_auroc")
+            m
+            for m, s in shifts.items()
+            if (
+                s["median_universal"] <= ctx.threshold("low_max")
+                if s["direction"] == "low"
+                else s["median_universal"] >= ctx.threshold("high_min")
+            )
+            and s["mann_whitney_p"] < ctx.threshold("max_mw_p")
+            and s["auroc_claimed_direction"] >= ctx.threshold("min_auroc")
         ]
         other = frame[~mask]
-        gaussian_like = abs(float(other["skew"].median())) <= ctx.threshold("skew_band") and ctx.threshold("kurt_low") <= float(other["kurt"].median()) <= ctx.threshold("kurt_high")
+        gaussian_like = abs(float(other["skew"].median())) <= ctx.threshold("skew_band") and ctx.threshold(
+            "kurt_low"
+        ) <= float(other["kurt"].median()) <= ctx.threshold("kurt_high")
         passed = len(good) == len(shifts) and gaussian_like
     else:
         good = [m for m, s in shifts.items() if _moved(s, ctx.threshold("min_shift"), ctx.threshold("max_p"))]
@@ -120,17 +136,28 @@ def signature(ctx: ClaimContext) -> Evidence:
     if u.control is not None and ctx.family is not None and ctx.family.controls:
         cmask, crule = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
         cshifts = signature_shifts(neuron_frame(ctx, ctx.family.controls[0]), cmask, GATED_METRICS, seed)
-        control = {"untrained_rule": crule, "untrained_shift": {m: s["shift"] for m, s in cshifts.items()},
-                   "untrained_metrics_moved": [m for m, s in cshifts.items() if _moved(s, 10, 0.05)]}
-    summary = ", ".join(f"{LABELS[m]} {s['median_universal']:.0f} vs {s['median_other']:.0f}" for m, s in shifts.items())
+        control = {
+            "untrained_rule": crule,
+            "untrained_shift": {m: s["shift"] for m, s in cshifts.items()},
+            "untrained_metrics_moved": [m for m, s in cshifts.items() if _moved(s, 10, 0.05)],
+        }
+    summary = ", ".join(
+        f"{LABELS[m]} {s['median_universal']:.0f} vs {s['median_other']:.0f}" for m, s in shifts.items()
+    )
     return ctx.evidence(
         passed,
         key=("signature metrics moved", float(len(good))),
         reason=f"{len(good)} of {len(shifts)} metrics moved the claimed way ({', '.join(LABELS[m] for m in good) or 'none'}); "
         f"median percentiles universal vs other: {summary}; {int(mask.sum())} universal neurons ({rule})",
-        measured={"metrics": shifts, "reported_not_gated": reported, "with_bos_included": {m: s["shift"] for m, s in with_bos.items()},
-                  "universal_rule": rule, "n_universal": int(mask.sum()),
-                  "nonuniversal_median_skew": float(frame.loc[~mask, "skew"].median()), "nonuniversal_median_kurt": float(frame.loc[~mask, "kurt"].median())},
+        measured={
+            "metrics": shifts,
+            "reported_not_gated": reported,
+            "with_bos_included": {m: s["shift"] for m, s in with_bos.items()},
+            "universal_rule": rule,
+            "n_universal": int(mask.sum()),
+            "nonuniversal_median_skew": float(frame.loc[~mask, "skew"].median()),
+            "nonuniversal_median_kurt": float(frame.loc[~mask, "kurt"].median()),
+        },
         control=control,
         n_tokens=u.n_tokens,
         figures={"signature_boxes": _boxes(frame, mask)},

@@ -48,14 +48,28 @@ def _excess_histogram(u, threshold: float) -> dict:  # type: ignore[no-untyped-d
     edges = np.linspace(-0.1, 1.0, 45)
     table = u.table
     series = {
-        "mean max corr (trained)": [np.histogram(table.mean_corr[table.layer == l], edges)[0] for l in sorted(table.layer.unique())],
-        "Gaussian-rotation baseline": [np.histogram(table.mean_baseline[table.layer == l], edges)[0] for l in sorted(table.layer.unique())],
-        "orthogonal baseline": [np.histogram(table.mean_baseline_orth[table.layer == l], edges)[0] for l in sorted(table.layer.unique())],
+        "mean max corr (trained)": [
+            np.histogram(table.mean_corr[table.layer == layer], edges)[0] for layer in sorted(table.layer.unique())
+        ],
+        "Gaussian-rotation baseline": [
+            np.histogram(table.mean_baseline[table.layer == layer], edges)[0] for layer in sorted(table.layer.unique())
+        ],
+        "orthogonal baseline": [
+            np.histogram(table.mean_baseline_orth[table.layer == layer], edges)[0]
+            for layer in sorted(table.layer.unique())
+        ],
     }
     if u.control is not None:
         c = u.control
-        series["untrained control (mean max corr)"] = [np.histogram(c.mean_corr[c.layer == l], edges)[0] for l in sorted(c.layer.unique())]
-    return {"layers": sorted(int(x) for x in table.layer.unique()), "bin_edges": edges, "series": series, "threshold": None}
+        series["untrained control (mean max corr)"] = [
+            np.histogram(c.mean_corr[c.layer == layer], edges)[0] for layer in sorted(c.layer.unique())
+        ]
+    return {
+        "layers": sorted(int(x) for x in table.layer.unique()),
+        "bin_edges": edges,
+        "series": series,
+        "threshold": None,
+    }
 
 
 @claim(
@@ -92,17 +106,30 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
     if ctx.scale == "full":
         passed = ctx.threshold("min_frac_pct") <= 100 * f <= ctx.threshold("max_frac_pct")
     else:
-        passed = count > 0 and low >= ctx.threshold("control_ratio") * control_f and 100 * f < ctx.threshold("max_frac_pct")
+        passed = (
+            count > 0 and low >= ctx.threshold("control_ratio") * control_f and 100 * f < ctx.threshold("max_frac_pct")
+        )
         missing_control = None if u.control is not None else "the family has no untrained controls to compare with"
     return ctx.evidence(
         passed,
         key=(f"f(excess>{t:g})", f),
         reason=f"{count} of {n} neurons ({100 * f:.2f} %, 95 % CI {100 * low:.2f}-{100 * high:.2f} %) have excess > {t:g}; "
         f"untrained control {100 * control_f:.2f} %; max excess {excess.max():.3f}",
-        measured={"fraction": f, "count": count, "n_neurons": n, "wilson_95": [low, high], "threshold_sweep": sweep,
-                  "max_excess": float(excess.max()), "comparisons": list(u.comparisons)},
-        control={"untrained_fraction": control_f,
-                 "untrained_threshold_sweep": {f"f(>{x:g})": float((u.control.excess_corr > x).mean()) for x in (0.2, 0.3)} if u.control is not None else {}},
+        measured={
+            "fraction": f,
+            "count": count,
+            "n_neurons": n,
+            "wilson_95": [low, high],
+            "threshold_sweep": sweep,
+            "max_excess": float(excess.max()),
+            "comparisons": list(u.comparisons),
+        },
+        control={
+            "untrained_fraction": control_f,
+            "untrained_threshold_sweep": {f"f(>{x:g})": float((u.control.excess_corr > x).mean()) for x in (0.2, 0.3)}
+            if u.control is not None
+            else {},
+        },
         n_tokens=u.n_tokens,
         inconclusive=missing_control,
         figures={"excess_histogram": _excess_histogram(u, t)},
@@ -151,10 +178,18 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
         key=(f"#(excess>{t:g}) trained / rotated", ratio),
         reason=f"{trained} neurons above {t:g} against one comparison model vs {rotated} for a rotated reference "
         f"(ratio {ratio:.1f}); lowest per-layer 95 % bound of mean excess {worst:.4f}",
-        measured={"per_layer_mean_excess": per_layer, "count_trained": trained, "ratio": ratio,
-                  "mean_excess_gaussian": float(table.excess_corr.mean()), "mean_excess_orthogonal": float(table.excess_corr_orth.mean())},
-        control={"count_rotated_reference": rotated, "mean_excess_rotated_reference": float(u.rotated_numerator_excess.mean()),
-                 "untrained_mean_excess": float(u.control.excess_corr.mean()) if u.control is not None else None},
+        measured={
+            "per_layer_mean_excess": per_layer,
+            "count_trained": trained,
+            "ratio": ratio,
+            "mean_excess_gaussian": float(table.excess_corr.mean()),
+            "mean_excess_orthogonal": float(table.excess_corr_orth.mean()),
+        },
+        control={
+            "count_rotated_reference": rotated,
+            "mean_excess_rotated_reference": float(u.rotated_numerator_excess.mean()),
+            "untrained_mean_excess": float(u.control.excess_corr.mean()) if u.control is not None else None,
+        },
         n_tokens=u.n_tokens,
     )
 
@@ -172,7 +207,13 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
         "<= {max_spread_all} over all; leave-one-model-out universal sets have Jaccard >= {min_jaccard}",
         small="mean spread <= {max_spread_universal} over universal neurons; leave-one-model-out universal sets "
         "have Jaccard >= {min_jaccard} with the full set",
-        thresholds_full={"max_spread_universal": 0.15, "max_spread_all": 0.08, "min_jaccard": 0.6, "universal_threshold": 0.5, **FALLBACK},
+        thresholds_full={
+            "max_spread_universal": 0.15,
+            "max_spread_all": 0.08,
+            "min_jaccard": 0.6,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
         thresholds_small={"max_spread_universal": 0.2, "min_jaccard": 0.4, "universal_threshold": 0.3, **FALLBACK},
     ),
     min_tokens=MIN_TOKENS,
@@ -204,8 +245,13 @@ def consistency(ctx: ClaimContext) -> Evidence:
         key=("mean spread (universal)", spread_u),
         reason=f"spread {spread_u:.3f} over {int(chosen.mask.sum())} universal neurons ({chosen.rule}), {spread_all:.3f} over all; "
         f"leave-one-out Jaccard min {min_j:.2f}",
-        measured={"mean_spread_universal": spread_u, "mean_spread_all": spread_all, "universal_rule": chosen.rule,
-                  "n_universal": int(chosen.mask.sum()), "leave_one_out_jaccard": jaccards},
+        measured={
+            "mean_spread_universal": spread_u,
+            "mean_spread_all": spread_all,
+            "universal_rule": chosen.rule,
+            "n_universal": int(chosen.mask.sum()),
+            "leave_one_out_jaccard": jaccards,
+        },
         control={"untrained_mean_spread_all": control_spread},
         n_tokens=u.n_tokens,
     )
@@ -222,7 +268,7 @@ def consistency(ctx: ClaimContext) -> Evidence:
     criterion=Criterion(
         full=">= {row_share} of layers have their row argmax within +-1 layer; mean diagonal mass >= "
         "max(3/L, {min_diagonal}); Spearman(layer, argmax layer) >= {min_spearman}",
-        small="every layer has P[l,l] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L",
+        small="every layer has P[l,layer] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L",
         thresholds_full={"row_share": 0.9, "min_diagonal": 0.15, "min_spearman": 0.9},
         thresholds_small={"margin": 0.15},
     ),
@@ -236,13 +282,17 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
     n_layers = depth.shape[0]
     per_layer_n = int((u.table.layer == 0).sum()) * len(u.comparisons)
     diag = np.diag(depth)
-    lows = [wilson_interval(int(round(d * per_layer_n)), per_layer_n)[0] for d in diag]
+    lows = [wilson_interval(round(d * per_layer_n), per_layer_n)[0] for d in diag]
     chance = 1 / n_layers
     if ctx.scale == "full":
         argmax = depth.argmax(1)
         near = float(np.mean(np.abs(argmax - np.arange(n_layers)) <= 1))
         rho = spearman(np.arange(n_layers), argmax)
-        passed = near >= ctx.threshold("row_share") and diag.mean() >= max(3 / n_layers, ctx.threshold("min_diagonal")) and rho >= ctx.threshold("min_spearman")
+        passed = (
+            near >= ctx.threshold("row_share")
+            and diag.mean() >= max(3 / n_layers, ctx.threshold("min_diagonal"))
+            and rho >= ctx.threshold("min_spearman")
+        )
     else:
         passed = bool(np.all(diag >= chance + ctx.threshold("margin")) and np.all(np.asarray(lows) > chance))
     control = {}
@@ -259,7 +309,13 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
         measured={"diagonal": diag, "wilson_low": lows, "matrix": depth},
         control=control,
         n_tokens=u.n_tokens,
-        figures={"depth_heatmap": {"matrix": depth, "row_label": "layer of neuron (reference seed)", "col_label": "layer of best match (other seeds)"}},
+        figures={
+            "depth_heatmap": {
+                "matrix": depth,
+                "row_label": "layer of neuron (reference seed)",
+                "col_label": "layer of best match (other seeds)",
+            }
+        },
     )
 
 
@@ -297,14 +353,26 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
     lift = both / max(chance, 1e-9)
     jaccard = both / max(1, int((a.mask | b.mask).sum()))
     rho = spearman(old.table.excess_corr.to_numpy(), new.table.excess_corr.to_numpy())
-    passed = jaccard >= ctx.threshold("min_jaccard") if ctx.scale == "full" else (lift >= ctx.threshold("min_lift") and rho >= ctx.threshold("min_spearman"))
+    passed = (
+        jaccard >= ctx.threshold("min_jaccard")
+        if ctx.scale == "full"
+        else (lift >= ctx.threshold("min_lift") and rho >= ctx.threshold("min_spearman"))
+    )
     return ctx.evidence(
         passed,
         key=("overlap / chance" if ctx.scale == "small" else "Jaccard", lift if ctx.scale == "small" else jaccard),
         reason=f"{both} neurons universal on both ({a.rule} on {original}: {int(a.mask.sum())}; on {ctx.dataset}: {int(b.mask.sum())}); "
         f"chance {chance:.1f}, lift {lift:.1f}, Jaccard {jaccard:.2f}, Spearman of excess {rho:.2f}",
-        measured={"overlap": both, "jaccard": jaccard, "lift": lift, "spearman_excess": rho,
-                  "n_universal_original": int(a.mask.sum()), "n_universal_new": int(b.mask.sum()), "rule_original": a.rule, "rule_new": b.rule},
+        measured={
+            "overlap": both,
+            "jaccard": jaccard,
+            "lift": lift,
+            "spearman_excess": rho,
+            "n_universal_original": int(a.mask.sum()),
+            "n_universal_new": int(b.mask.sum()),
+            "rule_original": a.rule,
+            "rule_new": b.rule,
+        },
         control={"chance_overlap": chance},
         n_tokens=min(new.n_tokens, old.n_tokens),
     )

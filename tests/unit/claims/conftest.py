@@ -14,11 +14,76 @@ from claims.runner import run_case
 from claims.verdict import Axis, Evidence
 from fixtures import models
 
-WORDS = (
-    "the of and to in a is that for it as was with be by on not he this are or his from at which but have an they "
-    "you were her she there been one all we their has would when if so no will can more other about time people "
-    "government congress nation war peace law states united year years public country great state duty power"
-).split()
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "her",
+    "she",
+    "there",
+    "been",
+    "one",
+    "all",
+    "we",
+    "their",
+    "has",
+    "would",
+    "when",
+    "if",
+    "so",
+    "no",
+    "will",
+    "can",
+    "more",
+    "other",
+    "about",
+    "time",
+    "people",
+    "government",
+    "congress",
+    "nation",
+    "war",
+    "peace",
+    "law",
+    "states",
+    "united",
+    "year",
+    "years",
+    "public",
+    "country",
+    "great",
+    "state",
+    "duty",
+    "power",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -58,7 +123,9 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     root = tmp_path_factory.mktemp("tiny")
-    config = GPT2Config(vocab_size=4096, n_positions=64, n_embd=64, n_layer=2, n_head=4, n_inner=256, bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        vocab_size=4096, n_positions=64, n_embd=64, n_layer=2, n_head=4, n_inner=256, bos_token_id=0, eos_token_id=0
+    )
     out = {}
     for seed in (0, 1):
         torch.manual_seed(seed)
@@ -91,7 +158,9 @@ def run_claim(claims_cache: Path, monkeypatch: pytest.MonkeyPatch, text_dir: Pat
     monkeypatch.setattr(models, "CATALOGUE", models.FamilyCatalogue(hub=dict(models.HUB_FAMILIES)))
     registry = load_all()
 
-    def run(claim_id: str, subject: str, axis: Axis = Axis.GT1, dataset: str | None = None, tokens: int = 20_480) -> Evidence:
+    def run(
+        claim_id: str, subject: str, axis: Axis = Axis.GT1, dataset: str | None = None, tokens: int = 20_480
+    ) -> Evidence:
         bench = Workbench(RunSettings(tokens, tokens, 64, "cpu", "float32", 0))
         case = ClaimCase(subject, dataset or str(text_dir), claim_id, axis)
         return run_case(case, registry[claim_id], bench)

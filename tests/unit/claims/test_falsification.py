@@ -117,7 +117,9 @@ def test_published_signature_with_shuffled_labels_fails(run_claim, monkeypatch) 
     assert run_claim("S1-published", "paper-tables", dataset=None).verdict is Verdict.FAIL
 
 
-@pytest.mark.parametrize("claim_id", ["U1", "U2", "U3", "U4", "S1", "M2", "P3", "G2-overlap", "G3-heads", "G3-baseline"])
+@pytest.mark.parametrize(
+    "claim_id", ["U1", "U2", "U3", "U4", "S1", "M2", "P3", "G2-overlap", "G3-heads", "G3-baseline"]
+)
 def test_cross_seed_claims_declare_a_control(claim_id: str) -> None:
     from claims.registry import load_all
 
@@ -125,13 +127,21 @@ def test_cross_seed_claims_declare_a_control(claim_id: str) -> None:
 
 
 def test_criterion_cannot_change_without_a_version_bump() -> None:
+    from claims.baseline import regression
     from claims.matrix import ClaimCase
     from claims.registry import load_all
     from claims.verdict import Axis, Evidence, KeyNumber
-    from claims.baseline import regression
 
     claim = load_all()["U1"]
     case = ClaimCase("zoo-gpt2-s", "sotu", "U1", Axis.ORIGINAL)
     evidence = Evidence(Verdict.PASS, KeyNumber("f", 0.01, "", 0.005), "r", criterion="looser text")
-    expected = {"U1|original|zoo-gpt2-s|sotu": {"version": claim.version, "verdict": "PASS", "key_value": 0.01, "tolerance": 0.005, "criterion": claim.criterion.text("small")}}
+    expected = {
+        "U1|original|zoo-gpt2-s|sotu": {
+            "version": claim.version,
+            "verdict": "PASS",
+            "key_value": 0.01,
+            "tolerance": 0.005,
+            "criterion": claim.criterion.text("small"),
+        }
+    }
     assert "without a version bump" in (regression(expected, case, replace(evidence)) or "")

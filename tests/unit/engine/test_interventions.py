@@ -32,7 +32,11 @@ def test_norm_scale_is_the_norm_denominator(kind: str) -> None:
 
 def test_readout_metrics_match_brute_force() -> None:
     g = _gen(1)
-    x, W_U, b_U = torch.randn(9, D, generator=g, dtype=torch.float64), torch.randn(D, V, generator=g, dtype=torch.float64), torch.randn(V, generator=g, dtype=torch.float64)
+    x, W_U, b_U = (
+        torch.randn(9, D, generator=g, dtype=torch.float64),
+        torch.randn(D, V, generator=g, dtype=torch.float64),
+        torch.randn(V, generator=g, dtype=torch.float64),
+    )
     targets = torch.randint(0, V, (9,), generator=g)
     out = iv.readout_metrics(x, W_U, b_U, targets, "LN", 1e-5, chunk=4)
     logits = torch.nn.functional.layer_norm(x, (D,), eps=1e-5) @ W_U + b_U
@@ -85,7 +89,8 @@ def test_null_space_direction_raises_scale_and_entropy_and_keeps_the_top_token(k
     """CLAIMS.md E1 tiny (i): adding α·u, u in W_U's (near) null space, acts as a temperature."""
     W_U = _w_u_with_weak_directions(kind, 2, weak, seed=3)
     basis, sing = iv.bottom_singular_basis(W_U, 1 / D, kind)
-    assert basis.shape[1] == 1 and sing[-1].item() == pytest.approx(weak, abs=1e-9)
+    assert basis.shape[1] == 1
+    assert sing[-1].item() == pytest.approx(weak, abs=1e-9)
     u = basis[:, 0]
     x = torch.randn(6, D, generator=_gen(4), dtype=torch.float64) * 3
     x = x - (x @ u).unsqueeze(1) * u  # no component along u: the norm grows monotonically with |α|
