@@ -159,7 +159,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise the generic claim test with every case of this run."""
     if CASE_FIXTURE in metafunc.fixturenames:
-        session: ClaimsSession = metafunc.config.pluginmanager.get_plugin("claims-session")
+        session = _session(metafunc.config)
         cases = session.cases
         metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.test_id for c in cases])
 
@@ -380,7 +380,7 @@ class ClaimsSession:
         """Collect rows on whichever process sees the report (the controller under xdist)."""
         for name, value in report.user_properties:
             if name == ROW_PROPERTY:
-                row = dict(value)
+                row = dict(value)  # type: ignore[call-overload]  # a ClaimRow dict sent by a worker
                 figures = row.pop("figures", None)
                 if figures:
                     self.figures.append(
@@ -415,7 +415,7 @@ class ClaimsSession:
 
         assert self.summary is not None
         try:
-            render.render_all(self.summary, self.figures, self.report_path.parent)
+            render.render_all(dict(self.summary), self.figures, self.report_path.parent)
         except Exception as exc:
             self.render_error = f"{type(exc).__name__}: {exc}"
 
@@ -491,6 +491,12 @@ def forward_plan(cases: list[ClaimCase]) -> dict[tuple[str, str], frozenset[str]
     return {k: frozenset(v) for k, v in plan.items()}
 
 
+def _session(config: pytest.Config) -> ClaimsSession:
+    session = config.pluginmanager.get_plugin("claims-session")
+    assert isinstance(session, ClaimsSession), "the claims plugin was not configured"
+    return session
+
+
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
@@ -525,7 +531,7 @@ def workbench(pytestconfig: pytest.Config) -> Any:
     """The session's models/corpora/activations (read-only for claims: mutations leak across the session)."""
     from fixtures.workbench import Workbench
 
-    session: ClaimsSession = pytestconfig.pluginmanager.get_plugin("claims-session")
+    session = _session(pytestconfig)
     _share_cores(pytestconfig)
     bench = Workbench(session.settings())
     bench.plan = getattr(session, "plan", {})

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -48,7 +49,7 @@ def train(config: str, member: str) -> None:
     (SWEEP_DIR / config / member / "card.json").write_text(json.dumps(card, indent=1))
 
 
-def _post_activations(model: torch.nn.Module, contexts: torch.Tensor) -> torch.Tensor:
+def _post_activations(model: Any, contexts: torch.Tensor) -> torch.Tensor:
     """[tokens, layers * d_mlp] post-GELU activations, BOS/EOT (id 0) and newline positions dropped."""
     blocks = model.transformer.h if hasattr(model, "transformer") else model.gpt_neox.layers
     store: list[list[torch.Tensor]] = [[] for _ in blocks]
@@ -81,7 +82,7 @@ def measure() -> list[dict]:
         newline = tok.convert_tokens_to_ids("Ċ")
         keep = ((ctx != 0) & (ctx != newline)).flatten()
         cards = [json.loads((SWEEP_DIR / name / m / "card.json").read_text()) for m in "ab"]
-        pairs = {
+        pairs: dict[str, list[Any]] = {
             "trained": [AutoModelForCausalLM.from_pretrained(SWEEP_DIR / name / m, dtype=torch.float32) for m in "ab"],
             "untrained": [build_model(spec, spec.init_seed(m)).float().eval() for m in "ab"],
         }

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,11 +96,12 @@ def eval_contexts(n_ctx: int, tokenizer_dir: Path = TOKENIZER_DIR, n_tokens: int
 # --- models ----------------------------------------------------------------------------------------------------
 
 
-def build_model(spec: FamilySpec, seed: int) -> torch.nn.Module:
+def build_model(spec: FamilySpec, seed: int) -> Any:
     """A freshly initialised model of the family's architecture (deterministic given `seed`)."""
     from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
 
     torch.manual_seed(seed)
+    config: Any
     if spec.arch == "gpt2":
         config = GPT2Config(
             vocab_size=spec.vocab_size,
@@ -117,9 +119,9 @@ def build_model(spec: FamilySpec, seed: int) -> torch.nn.Module:
             pad_token_id=0,
             tie_word_embeddings=spec.tie_embeddings,
         )
-        model: torch.nn.Module = GPT2LMHeadModel(config)
+        model: Any = GPT2LMHeadModel(config)
     elif spec.arch == "neox":
-        config = GPTNeoXConfig(
+        config = GPTNeoXConfig(  # type: ignore[call-arg]  # rotary_pct is a config kwarg mypy cannot see
             vocab_size=spec.vocab_size,
             hidden_size=spec.d_model,
             num_hidden_layers=spec.n_layer,
@@ -139,13 +141,14 @@ def build_model(spec: FamilySpec, seed: int) -> torch.nn.Module:
         model = GPTNeoXForCausalLM(config)
     else:
         raise ValueError(f"unknown arch {spec.arch!r}")
-    model.config._attn_implementation = "eager"
+    model.config._attn_implementation = "eager"  # type: ignore[union-attr]
     return model
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, object]]:
     """Weight decay on matrices only (not biases, norms or position tables), as in GPT-2 / nanoGPT."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         (decay if param.dim() >= 2 and "wpe" not in name else no_decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -224,7 +227,7 @@ def _cosine(peak: float, step: int, total: int) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def save_member(spec: FamilySpec, member: str, model: torch.nn.Module, out_dir: Path, trained: bool) -> dict:
+def save_member(spec: FamilySpec, member: str, model: Any, out_dir: Path, trained: bool) -> dict:
     """Save fp16 weights + tokenizer; the card's eval loss is measured on the saved (fp16) weights in fp32."""
     from transformers import AutoModelForCausalLM
 

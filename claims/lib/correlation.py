@@ -26,6 +26,7 @@ happens. `scripts/benchmark.py` measures this against a plain matmul.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -68,8 +69,8 @@ class CrossCorrelation:
         self.n_a, self.layers_b, self.d_b = n_a, layers_b, d_b
         self.device = torch.device(device)
         n_b = layers_b * d_b
-        f64 = {"dtype": torch.float64, "device": self.device}
-        f32 = {"dtype": torch.float32, "device": self.device}
+        f64: dict[str, Any] = {"dtype": torch.float64, "device": self.device}
+        f32: dict[str, Any] = {"dtype": torch.float32, "device": self.device}
         self.n = 0
         self.shift_a: Tensor | None = None
         self.shift_b: Tensor | None = None

@@ -307,10 +307,12 @@ def position_mutual_information(firing: np.ndarray, keep: np.ndarray) -> np.ndar
     """
     firing = np.asarray(firing, dtype=bool)
     keep = np.asarray(keep, dtype=bool)
-    n_pos = keep.sum(0).astype(np.float64)  # [T]
+    n_pos: np.ndarray = np.asarray(keep.sum(0), dtype=np.float64)  # [T]
     if firing.ndim != 3 or firing.shape[:2] != keep.shape:
         raise ValueError(f"firing must be [contexts, ctx_len, neurons] matching keep {keep.shape}; got {firing.shape}")
-    fired = np.sum(firing & keep[:, :, None], axis=0, dtype=np.int64).astype(np.float64)  # [T, K]
+    fired: np.ndarray = np.asarray(
+        np.sum(firing & keep[:, :, None], axis=0, dtype=np.int64), dtype=np.float64
+    )  # [T, K]
     return _mi_from_counts(fired, n_pos)
 
 

@@ -17,6 +17,7 @@ size of float32 forward-pass noise). `scripts/benchmark.py` times this against a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,7 +78,7 @@ class StreamingMoments:
     """
 
     def __init__(self, n_neurons: int, device: str | torch.device = "cpu") -> None:
-        f64 = {"dtype": torch.float64, "device": device}
+        f64: dict[str, Any] = {"dtype": torch.float64, "device": device}
         self.n_neurons = n_neurons
         self.device = torch.device(device)
         self.n = torch.zeros((), **f64)

@@ -7,6 +7,8 @@ sums — Σv, Σv², and the matrix products vᵀY, (v²)ᵀY — streamed over 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -54,7 +56,7 @@ def variance_reduction(
         raise ValueError(f"v has {v_t.shape[0]} tokens, y has {y_t.shape[0]}")
     if ddof < 0:
         raise ValueError("ddof must be >= 0")
-    f64 = {"dtype": torch.float64, "device": device}
+    f64: dict[str, Any] = {"dtype": torch.float64, "device": device}
     n_tok, n_neu = v_t.shape
     n_feat = y_t.shape[1]
     s, q = torch.zeros(n_neu, **f64), torch.zeros(n_neu, **f64)

@@ -32,7 +32,7 @@ import itertools
 import math
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,7 +285,7 @@ def unigram_family_counts(
     cur_best, _ = best_of(vr, kinds, F.CURRENT_KINDS)
     cols = np.flatnonzero(np.isin(np.asarray(kinds), (F.KIND_UNIGRAM, F.KIND_LETTER)))
     carried = ((vr[:, cols] >= min_vr) & universal[:, None]).sum(0)
-    families = {names[c]: int(n) for c, n in zip(cols, carried, strict=True) if n > 0}
+    families = {names[int(c)]: int(n) for c, n in zip(cols, carried, strict=True) if n > 0}
     return {
         "unigram_per_layer": _per_layer(universal & (uni_best >= min_vr), layer, n_layers),
         "token_labelled_per_layer": _per_layer(universal & (cur_best >= min_vr), layer, n_layers),
@@ -990,6 +990,7 @@ def relabelling_null(
     """
     n = len(sizes)
     total = math.comb(n, n_positive)
+    splits: Iterable[Any]
     if total <= limit:
         splits = itertools.combinations(range(n), n_positive)
         exact = True
@@ -1113,8 +1114,8 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
         inconclusive = inconclusive or "the sample holds speeches of one era only"
         main = {}
     else:
-        key = main["statistic"]
-        passed = key >= t["min_auroc"] and main["relabel_p"] <= t["max_relabel_p"]
+        key = float(main["statistic"])  # type: ignore[arg-type]
+        passed = key >= t["min_auroc"] and float(main["relabel_p"]) <= t["max_relabel_p"]  # type: ignore[arg-type]
     ctrl = results.get("untrained control", {})
     strip = ("aucs", "excess")
     figures = {}

@@ -32,7 +32,7 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         model = bench.model(ref)
-        sample = bench.tokens(ref, ctx.dataset)
+        sample = bench.tokens(ref, spec.corpus)
         n_ctx, ctx_len = sample.tokens.shape
         out = np.empty((n_ctx * ctx_len, model.n_layers, model.n_heads), dtype=np.float32)
         state = {"row": 0}

@@ -52,7 +52,7 @@ def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
         else None
     )
     passed = (
-        (r <= ctx.threshold("max_r") and bounded >= ctx.threshold("cos_share_pct")) if ctx.scale == "full" else high < 0
+        (r <= ctx.threshold("max_r") and bounded >= ctx.threshold("cos_share_pct")) if bounded is not None else high < 0
     )
     by_layer = {
         int(layer): pearson_with_interval(g.freq.to_numpy(), g.in_out_sim.to_numpy())[0]

@@ -237,7 +237,7 @@ def neuron_activations(
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         model = bench.model(ref)
-        sample = bench.tokens(ref, ctx.dataset)
+        sample = bench.tokens(ref, spec.corpus)
         by_layer: dict[int, list[int]] = {}
         for k, (layer, _neuron) in enumerate(neurons):
             by_layer.setdefault(layer, []).append(k)
@@ -333,7 +333,7 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
     null_median = float(np.nanmedian(nulls))
     null_draws = [float(np.nanmedian(rng.choice(np.asarray(nulls), size=len(nulls)))) for _ in range(200)]
     share = 100 * float(np.mean(np.asarray(aurocs) >= ctx.threshold("min_auroc"))) if ctx.scale == "full" else None
-    if ctx.scale == "full":
+    if share is not None:
         passed = share >= ctx.threshold("min_share_pct")
     else:
         passed = median > ctx.threshold("min_median_auroc") and median > float(np.percentile(null_draws, 95))

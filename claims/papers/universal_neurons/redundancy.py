@@ -9,6 +9,8 @@ the untrained seeds, whose "universal" set is drawn by the same rule.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -74,7 +76,7 @@ def near_duplicates(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
     mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
     sims = max_cosine_to_others(ctx, ctx.model)
-    measured: dict[str, object] = {"universal_rule": rule, "n_universal": int(mask.sum())}
+    measured: dict[str, Any] = {"universal_rule": rule, "n_universal": int(mask.sum())}
     ok = True
     for column in ("max_cos_in", "max_cos_out"):
         values = sims[column].to_numpy()
@@ -99,11 +101,11 @@ def near_duplicates(ctx: ClaimContext) -> Evidence:
             f"untrained_auroc_{c}": auroc(csims[c].to_numpy()[cmask], csims[c].to_numpy()[~cmask])
             for c in ("max_cos_in", "max_cos_out")
         }
-    key = min(measured["max_cos_in"]["auroc"], measured["max_cos_out"]["auroc"])  # type: ignore[index]
+    key = min(measured["max_cos_in"]["auroc"], measured["max_cos_out"]["auroc"])
     return ctx.evidence(
         ok,
         key=("min AUROC (in, out)", key),
-        reason=f"AUROC of max cos(w_in) {measured['max_cos_in']['auroc']:.3f}, of max cos(w_out) "  # type: ignore[index]
+        reason=f"AUROC of max cos(w_in) {measured['max_cos_in']['auroc']:.3f}, of max cos(w_out) "
         f"{measured['max_cos_out']['auroc']:.3f} for {int(mask.sum())} universal neurons ({rule}); {duplicates:.2f} % near-literal duplicates",
         measured=measured,
         control=control,

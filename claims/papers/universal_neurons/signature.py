@@ -7,6 +7,8 @@ frequency P(pre > 0), and the weight statistics of the folded/centred weights; e
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -43,7 +45,7 @@ def neuron_frame(ctx: ClaimContext, ref, subset: str = "no_bos") -> pd.DataFrame
 
 def signature_shifts(
     frame: pd.DataFrame, mask: np.ndarray, metrics: dict[str, str], seed: int
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """Per metric: median within-layer percentile of universal vs other neurons, shift, permutation p, AUROC."""
     out = {}
     layers = frame.layer.to_numpy()

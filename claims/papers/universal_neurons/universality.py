@@ -10,6 +10,7 @@ when fewer than 30 neurons pass; every verdict is compared with the same pipelin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -160,7 +161,7 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
 def privileged_basis(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
     table = u.table
-    per_layer = {}
+    per_layer: dict[str, dict[str, Any]] = {}
     layers_ok = True
     for baseline, column in (("gaussian", "excess_corr"), ("orthogonal", "excess_corr_orth")):
         for layer, values in table.groupby("layer")[column]:
