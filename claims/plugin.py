@@ -535,8 +535,28 @@ def workbench(pytestconfig: pytest.Config) -> Any:
     _share_cores(pytestconfig)
     bench = Workbench(session.settings())
     bench.plan = getattr(session, "plan", {})
+    bench.progress = _progress(pytestconfig)
     yield bench
     bench.release_all()
+
+
+def _progress(config: pytest.Config) -> Any:
+    """Progress lines on the terminal-owning process, unless -q (workers' output would be captured anyway)."""
+    from fixtures.progress import SILENT, Progress
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput") or config.getoption("verbose", 0) < 0:
+        return SILENT
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+
+    return Progress(write)
 
 
 def _share_cores(config: pytest.Config) -> None:

@@ -99,7 +99,8 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
             comparisons=tuple(labels),
         )
 
-    return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute)
+    label = f"cross-seed correlations of {family.name} on {dataset} ({len(members)} seeds, {len(controls)} untrained)"
+    return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute, label=label)
 
 
 def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
