@@ -63,6 +63,13 @@ class ClaimContext:
         """The criterion that applies to this row."""
         return self.claim.criterion.text(self.scale)
 
+    @property
+    def corpus_name(self) -> str:
+        """The row's dataset; claims that read text only run on rows that have one."""
+        if self.dataset is None:
+            raise NotApplicable(f"{self.claim.id} reads text but this row has no dataset")
+        return self.dataset
+
     def loaded(self, ref: ModelRef | None = None) -> LoadedModel:
         """The loaded model (weights); defaults to the row's model."""
         return self.workbench.model(ref or self.model)

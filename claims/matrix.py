@@ -55,7 +55,7 @@ def expand(
             cases |= _override_cases(item, profile, models, datasets)
         else:
             cases |= _profile_cases(item, profile)
-    return sorted(cases)
+    return sorted(cases, key=lambda c: (c.subject, c.dataset or "", c.claim_id, c.axis.value))
 
 
 def _profile_cases(item: Claim, profile: Profile) -> set[ClaimCase]:

@@ -560,11 +560,15 @@ def _progress(config: pytest.Config) -> Any:
 
 
 def _share_cores(config: pytest.Config) -> None:
-    """Give each xdist worker an equal share of the CPU threads (one thread each on a 2-core machine)."""
+    """One CPU thread per process (xdist workers, or a plain run).
+
+    Measured here: with two OpenMP threads on a 2-core machine that has any other load, tiny-model forwards ran
+    10-20x slower (threads spin-wait for each other); the best case for two threads was ~1.6x faster. Scale out
+    with `-n` instead. GPUs are unaffected.
+    """
     import torch
 
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    torch.set_num_threads(1)
 
 
 @pytest.fixture
