@@ -19,20 +19,16 @@ from claims.papers.universal_neurons.measures import universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Evidence
 from fixtures import hooks
-from fixtures.models import ModelRef
+from fixtures.models import LoadedModel, ModelRef
+from fixtures.tokens import TokenSample
 
 HEAD_NORMS_VERSION = 1
 
 
 def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray]:
     """[positions, layers, heads] norms of each head's output before W_O, and the keep mask, memoised on disk."""
-    bench = ctx.workbench
-    assert ctx.dataset is not None
-    spec = bench.sample_spec(ref, ctx.dataset)
 
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        model = bench.model(ref)
-        sample = bench.tokens(ref, spec.corpus)
+    def compute(model: LoadedModel, sample: TokenSample) -> tuple[np.ndarray, np.ndarray]:
         n_ctx, ctx_len = sample.tokens.shape
         out = np.empty((n_ctx * ctx_len, model.n_layers, model.n_heads), dtype=np.float32)
         state = {"row": 0}
@@ -46,13 +42,11 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
 
             return hook
 
-        bench.forward_pass(
-            model, sample.tokens, [(hooks.attn_z(layer), hook_for(layer)) for layer in range(model.n_layers)]
-        )
+        hooked = [(hooks.attn_z(layer), hook_for(layer)) for layer in range(model.n_layers)]
+        ctx.workbench.forward_pass(model, sample.tokens, hooked)
         return out, ~sample.excluded.reshape(-1)
 
-    inputs = {"model": ref.identity(), "sample": spec.__dict__, "dtype": bench.settings.dtype}
-    return bench.derived("head-norms", HEAD_NORMS_VERSION, inputs, compute)
+    return ctx.workbench.derived_on_sample("head-norms", HEAD_NORMS_VERSION, ref, ctx.corpus_name, compute)
 
 
 @claim(

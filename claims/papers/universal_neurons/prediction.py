@@ -18,7 +18,8 @@ from claims.papers.universal_neurons.measures import weight_table
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Evidence
 from fixtures.activations import MLP_POST_MOMENTS
-from fixtures.models import ModelRef
+from fixtures.models import LoadedModel, ModelRef
+from fixtures.tokens import TokenSample
 
 KURT = 10.0  # the paper's threshold for prediction/suppression neurons (family_count, Fig. 6c/22)
 
@@ -231,18 +232,12 @@ def neuron_activations(
     """Post-activations of selected neurons at every position, and the token sample, memoised on disk."""
     from fixtures import hooks
 
-    bench = ctx.workbench
-    assert ctx.dataset is not None
-    spec = bench.sample_spec(ref, ctx.dataset)
-
-    def compute() -> tuple[np.ndarray, np.ndarray]:
-        model = bench.model(ref)
-        sample = bench.tokens(ref, spec.corpus)
+    def compute(model: LoadedModel, sample: TokenSample) -> tuple[np.ndarray, np.ndarray]:
         by_layer: dict[int, list[int]] = {}
         for k, (layer, _neuron) in enumerate(neurons):
             by_layer.setdefault(layer, []).append(k)
         out = np.empty((sample.tokens.size, len(neurons)), dtype=np.float32)
-        rows = {layer: 0 for layer in by_layer}
+        rows = dict.fromkeys(by_layer, 0)
 
         def hook_for(layer: int):  # type: ignore[no-untyped-def]
             cols = by_layer[layer]
@@ -255,13 +250,13 @@ def neuron_activations(
 
             return hook
 
-        bench.forward_pass(
-            model, sample.tokens, [(hooks.hook_name(hooks.MLP_POST, layer), hook_for(layer)) for layer in by_layer]
-        )
+        hooked = [(hooks.hook_name(hooks.MLP_POST, layer), hook_for(layer)) for layer in by_layer]
+        ctx.workbench.forward_pass(model, sample.tokens, hooked)
         return out, sample.tokens
 
-    inputs = {"model": ref.identity(), "sample": spec.__dict__, "neurons": neurons, "dtype": bench.settings.dtype}
-    return bench.derived("neuron-activations", 1, inputs, compute)
+    return ctx.workbench.derived_on_sample(
+        "neuron-activations", 1, ref, ctx.corpus_name, compute, extra={"neurons": neurons}
+    )
 
 
 @claim(
