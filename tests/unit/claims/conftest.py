@@ -127,7 +127,7 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         vocab_size=4096, n_positions=64, n_embd=64, n_layer=2, n_head=4, n_inner=256, bos_token_id=0, eos_token_id=0
     )
     out = {}
-    for seed in (0, 1):
+    for seed in (0, 1, 2):
         torch.manual_seed(seed)
         out[f"random{seed}"] = _save(GPT2LMHeadModel(config), root / f"random{seed}")
     torch.manual_seed(0)
@@ -140,6 +140,25 @@ def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             block.mlp.c_fc.bias.copy_(block.mlp.c_fc.bias[perm])
             block.mlp.c_proj.weight.copy_(block.mlp.c_proj.weight[perm, :])  # [d_mlp, d_model]
     out["permuted0"] = _save(base, root / "permuted0")
+    torch.manual_seed(0)
+    inverted = GPT2LMHeadModel(config)  # prediction-like neurons in layer 0, none in the last layer
+    with torch.no_grad():
+        w_u = inverted.lm_head.weight  # [vocab, d_model] (tied)
+        first = inverted.transformer.h[0].mlp.c_proj.weight  # [d_mlp, d_model]
+        first.copy_(w_u[: config.n_inner] * 3.0)
+        last = inverted.transformer.h[-1].mlp.c_proj.weight
+        last.copy_(torch.randn(last.shape, generator=gen) * 0.02)
+    out["inverted_depth"] = _save(inverted, root / "inverted_depth")
+    torch.manual_seed(0)
+    suppressing = GPT2LMHeadModel(config)  # last-layer neurons that suppress token classes, firing at random
+    with torch.no_grad():
+        w_u = suppressing.lm_head.weight  # tied with the embedding: classes of tokens that share one direction
+        proj = suppressing.transformer.h[-1].mlp.c_proj.weight
+        for n in range(32):
+            direction = torch.randn(config.n_embd, generator=gen)
+            w_u[200 + 40 * n : 220 + 40 * n] = direction * 0.5
+            proj[n] = -direction
+    out["suppressing"] = _save(suppressing, root / "suppressing")
     return out
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from claims.verdict import Verdict
+from claims.verdict import Axis, Verdict
 
 NOT_PASS = (Verdict.FAIL, Verdict.INCONCLUSIVE)
 
@@ -60,6 +60,54 @@ def test_single_model_is_not_run_for_cross_seed_claims(run_claim, tiny_dirs) -> 
     evidence = run_claim("U1", str(tiny_dirs["random0"]))
     assert evidence.verdict is Verdict.NOT_RUN
     assert "needs >= 2 seeds" in evidence.reason
+
+
+def test_a_copy_among_random_seeds_is_inconsistent_across_comparisons(run_claim, declare, tiny_dirs) -> None:
+    family = declare("mixed", tiny_dirs["random0"], tiny_dirs["permuted0"], tiny_dirs["random1"], tiny_dirs["random2"])
+    evidence = run_claim("U3", family)
+    assert evidence.verdict is Verdict.FAIL
+    assert evidence.measured["mean_spread_universal"] > 0.2
+
+
+def test_prediction_neurons_in_the_first_layer_only_fail_the_depth_pattern(run_claim, tiny_dirs) -> None:
+    evidence = run_claim("P2", str(tiny_dirs["inverted_depth"]), tokens=2_048)
+    assert evidence.verdict is Verdict.FAIL
+
+
+def test_untrained_weights_show_no_frequency_cosine_relation(run_claim, tiny_dirs) -> None:
+    assert run_claim("M1", str(tiny_dirs["random0"]), tokens=8_192).verdict in NOT_PASS
+
+
+def test_untrained_late_layer_is_not_prediction_type(run_claim, declare, tiny_dirs) -> None:
+    family = declare("random", tiny_dirs["random0"], tiny_dirs["random1"])
+    assert run_claim("P3", family).verdict in NOT_PASS
+
+
+def test_suppression_neurons_that_fire_at_random_fail(run_claim, tiny_dirs) -> None:
+    evidence = run_claim("P4", str(tiny_dirs["suppressing"]), tokens=8_192)
+    assert evidence.verdict in NOT_PASS
+    assert evidence.verdict is not Verdict.NOT_RUN
+
+
+def test_unrelated_universal_sets_on_two_datasets_fail_the_transfer_check(
+    run_claim, declare, tiny_dirs, monkeypatch
+) -> None:
+    from claims.papers.universal_neurons import universality
+
+    rng = np.random.default_rng(1)
+    tables = {}
+
+    def crafted(ctx, dataset=None):  # type: ignore[no-untyped-def]
+        key = dataset or ctx.dataset
+        if key not in tables:
+            excess = rng.uniform(0, 0.6, 400)
+            tables[key] = _universality(excess, excess)
+        return tables[key]
+
+    monkeypatch.setattr(universality, "universality", crafted)
+    family = declare("copies", tiny_dirs["random0"], tiny_dirs["permuted0"])
+    evidence = run_claim("G2-overlap", family, axis=Axis.GT2, dataset="news")
+    assert evidence.verdict is Verdict.FAIL
 
 
 def _universality(excess: np.ndarray, excess_orth: np.ndarray):  # type: ignore[no-untyped-def]
