@@ -201,6 +201,11 @@ def bench_extraction(n_contexts: int, ctx: int, batch: int, repeats: int) -> dic
         bridge.eval()
         bridge.enable_compatibility_mode()  # the project's processing (fixtures/models.py load_model)
         hf = GPT2LMHeadModel.from_pretrained(folder).eval()
+        from fixtures.extraction import plain_model
+        from fixtures.models import load_model, resolve_model
+
+        loaded = load_model(resolve_model(str(folder)))  # the project's loader, as the activation store gets it
+        plain_model(loaded)  # its plain-HF extraction copy, loaded while the folder exists
     layers, d = 4, 512
     tokens = torch.randint(1, 4096, (n_contexts, ctx), generator=torch.Generator().manual_seed(2))
     tokens[:, 0] = 0
@@ -257,14 +262,10 @@ def bench_extraction(n_contexts: int, ctx: int, batch: int, repeats: int) -> dic
     }
     store_note = ""
     try:
-        from types import SimpleNamespace
-
         from fixtures.activations import MLP_POST_RAW, ActivationStore
 
         store = ActivationStore(root=Path(tempfile.gettempdir()), batch_size=batch)
-        model = SimpleNamespace(
-            bridge=bridge, n_layers=layers, d_mlp=d, start_token_id=0, ref=SimpleNamespace(name="bench"), device="cpu"
-        )
+        model = loaded
         excluded = np.zeros(tokens.shape, dtype=bool)
         store._forward(model, tokens.numpy(), excluded, [MLP_POST_RAW])  # probe once
         fns["store_forward"] = lambda: store._forward(model, tokens.numpy(), excluded, [MLP_POST_RAW])

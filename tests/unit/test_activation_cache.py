@@ -151,17 +151,22 @@ def test_key_changes_with_everything_that_changes_the_numbers() -> None:
 
 
 def test_nan_activations_are_refused_not_averaged(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
-    import torch
+    import shutil
 
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    source = tiny_model.ref.local_dir()
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     with torch.no_grad():
-        tiny_model.bridge.blocks[0].mlp.W_in[0, 0] = float("nan")
-    try:
-        with pytest.raises(ActivationError, match=r"NaN/inf values in blocks\.0\.mlp\.hook_pre"):
-            _get(ActivationStore(tmp_path), tiny_model, corpus, [MLP_PRE_MOMENTS])
-        assert not any((tmp_path).rglob("*.npz"))
-    finally:
-        with torch.no_grad():
-            tiny_model.bridge.blocks[0].mlp.W_in[0, 0] = 0.0
+        model.transformer.h[0].mlp.c_fc.weight[0, 0] = float("nan")
+    model.save_pretrained(tmp_path / "nan-model")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(source / name, tmp_path / "nan-model" / name)
+    poisoned = load_model(resolve_model(str(tmp_path / "nan-model")))
+    with pytest.raises(ActivationError, match=r"NaN/inf values in blocks\.0\.mlp\.hook_pre"):
+        _get(ActivationStore(tmp_path / "cache"), poisoned, corpus, [MLP_PRE_MOMENTS])
+    assert not any((tmp_path / "cache").rglob("*.npz"))
 
 
 def test_manifest_records_checksums_of_every_file(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]

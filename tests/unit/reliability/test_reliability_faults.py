@@ -372,34 +372,41 @@ def test_full_disk_during_a_cache_write_leaves_no_entry_file_and_names_the_varia
 # --- non-finite activations (NaN: tests/unit/test_activation_cache.py::test_nan_activations_are_refused_not_averaged)
 
 
-def test_inf_activations_are_refused_naming_the_hook(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
-    import torch
+def _edited_model(source: Path, target: Path, edit, dtype: str = "float32"):  # type: ignore[no-untyped-def]
+    """Save an edited copy of a model directory and load it (faulty weights arrive from disk, as for users)."""
+    import shutil
 
-    w_in = tiny_model.bridge.blocks[1].mlp.W_in
-    saved = w_in[0, 0].item()
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     with torch.no_grad():
-        w_in[0, 0] = float("inf")
-    try:
-        with pytest.raises(
-            ActivationError, match=r"NaN/inf values in blocks.1.mlp.hook_pre .*Rerun with --dtype float32"
-        ):
-            _get(tmp_path, tiny_model, corpus)
-    finally:
-        with torch.no_grad():
-            w_in[0, 0] = saved
-    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".lock"]
+        edit(model)
+    model.save_pretrained(target)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(source / name, target / name)
+    return load_model(resolve_model(str(target)), dtype=dtype)
+
+
+def test_inf_activations_are_refused_naming_the_hook(tmp_path: Path, tiny_model_dir: Path, corpus) -> None:  # type: ignore[no-untyped-def]
+    def poison(model):  # type: ignore[no-untyped-def]
+        model.transformer.h[1].mlp.c_fc.weight[0, 0] = float("inf")
+
+    model = _edited_model(tiny_model_dir, tmp_path / "inf-model", poison)
+    cache = tmp_path / "cache"
+    with pytest.raises(ActivationError, match=r"NaN/inf values in blocks.1.mlp.hook_pre .*Rerun with --dtype float32"):
+        _get(cache, model, corpus)
+    assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".lock"]
 
 
 def test_float16_overflow_is_refused_naming_dtype_float32(tmp_path: Path, tiny_model_dir: Path, corpus) -> None:  # type: ignore[no-untyped-def]
-    import torch
+    def overflow(model):  # type: ignore[no-untyped-def]  # pre-activations of about 65000 +- 1000: past float16's 65504
+        mlp = model.transformer.h[0].mlp
+        mlp.c_fc.weight.mul_(1e4)
+        mlp.c_fc.bias.fill_(65000.0)
 
-    model = load_model(resolve_model(str(tiny_model_dir)), dtype="float16")
-    mlp = model.bridge.blocks[0].mlp
-    with torch.no_grad():  # pre-activations of about 65000 +- 1000: past float16's largest value, 65504
-        mlp.W_in.mul_(1e4)
-        mlp.b_in.fill_(65000.0)
-    assert torch.isfinite(mlp.W_in).all()
-    assert torch.isfinite(mlp.b_in).all()
+    model = _edited_model(tiny_model_dir, tmp_path / "overflow-model", overflow, dtype="float16")
+    tmp_path = tmp_path / "cache"
     with pytest.raises(
         ActivationError, match=r"NaN/inf values in blocks.0.mlp.hook_pre .*fp16 overflow.*--dtype float32"
     ):
