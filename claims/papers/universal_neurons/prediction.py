@@ -243,15 +243,14 @@ def neuron_activations(
             cols = by_layer[layer]
             idx = [neurons[k][1] for k in cols]
 
-            def hook(act, hook):  # type: ignore[no-untyped-def]
+            def hook(act, name):  # type: ignore[no-untyped-def]
                 flat = act.detach().float().reshape(-1, act.shape[-1])[:, idx].cpu().numpy()
                 out[rows[layer] : rows[layer] + flat.shape[0], cols] = flat
                 rows[layer] += flat.shape[0]
 
             return hook
 
-        hooked = [(hooks.hook_name(hooks.MLP_POST, layer), hook_for(layer)) for layer in by_layer]
-        ctx.workbench.forward_pass(model, sample.tokens, hooked)
+        ctx.workbench.mlp_pass(model, sample.tokens, [(hooks.MLP_POST, layer, hook_for(layer)) for layer in by_layer])
         return out, sample.tokens
 
     return ctx.workbench.derived_on_sample(
