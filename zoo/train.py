@@ -210,15 +210,18 @@ def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tok
                 flush=True,
             )
     wall = time.time() - started
-    card = save_member(spec, member, model, out_dir, trained=True)
-    card.update(
-        tokens_seen=steps * spec.batch_size * body,
-        steps=steps,
-        wall_seconds=round(wall, 1),
-        final_train_loss=log[-1]["loss"],
-        train_log=log,
-    )
-    _write_card(out_dir, card)
+    from fixtures.storage import atomic_directory
+
+    with atomic_directory(out_dir) as tmp:  # a member appears complete (card included) or not at all
+        card = save_member(spec, member, model, tmp, trained=True)
+        card.update(
+            tokens_seen=steps * spec.batch_size * body,
+            steps=steps,
+            wall_seconds=round(wall, 1),
+            final_train_loss=log[-1]["loss"],
+            train_log=log,
+        )
+        _write_card(tmp, card)
     return card
 
 
