@@ -80,8 +80,19 @@ def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
                 "y": freq[shown],
                 "xlabel": "cos(w_in, w_out)",
                 "ylabel": "activation frequency P(pre > 0)",
-                "groups": [f"layer {int(x)}" for x in frame.layer.to_numpy()[shown]],
+                "groups": _depth_groups(frame.layer.to_numpy()[shown]),
                 "fit": True,
             }
         },
     )
+
+
+def _depth_groups(layers: np.ndarray) -> list[str]:
+    """Early / middle / late thirds of depth (a legend of one entry per layer is unreadable for deep models)."""
+    n = int(layers.max()) + 1
+    edges = [0, -(-n // 3), -(-2 * n // 3), n]
+    names = [
+        f"layer {edges[k]}" if edges[k + 1] - 1 == edges[k] else f"layers {edges[k]}-{edges[k + 1] - 1}"
+        for k in range(3)
+    ]
+    return [names[min(2, int(np.searchsorted(edges, layer, side="right")) - 1)] for layer in layers]
