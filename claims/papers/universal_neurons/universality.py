@@ -269,7 +269,7 @@ def consistency(ctx: ClaimContext) -> Evidence:
     criterion=Criterion(
         full=">= {row_share} of layers have their row argmax within +-1 layer; mean diagonal mass >= "
         "max(3/L, {min_diagonal}); Spearman(layer, argmax layer) >= {min_spearman}",
-        small="every layer has P[l,layer] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L",
+        small="every layer has P[l,l] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L",
         thresholds_full={"row_share": 0.9, "min_diagonal": 0.15, "min_spearman": 0.9},
         thresholds_small={"margin": 0.15},
     ),
