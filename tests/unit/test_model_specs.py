@@ -123,9 +123,4 @@ def test_xdist_workers_are_pinned_one_gpu_each(worker: str | None, gpus: int, in
 
 
 def test_zoo_family_member_spec_resolves_to_that_member() -> None:
-    from zoo.families import FAMILIES
-
-    spec = FAMILIES["zoo-gpt2-s"]
-    if not (spec.folder / "c" / "config.json").is_file():
-        pytest.skip("zoo-gpt2-s:c not trained in this checkout")
     assert resolve_model("zoo-gpt2-s:c").member == "c"

@@ -10,7 +10,16 @@ import pytest
 from zoo.families import FAMILIES
 
 MEMBERS = [(name, m) for name, spec in FAMILIES.items() for m in spec.members]
-CARD_FIELDS = ("init_seed", "data_seed", "tokens_seen", "wall_seconds", "final_train_loss", "eval_loss_nats", "machine", "git_commit")
+CARD_FIELDS = (
+    "init_seed",
+    "data_seed",
+    "tokens_seen",
+    "wall_seconds",
+    "final_train_loss",
+    "eval_loss_nats",
+    "machine",
+    "git_commit",
+)
 
 
 @pytest.mark.parametrize(("family", "member"), MEMBERS)
