@@ -373,7 +373,7 @@ class ClaimsSession:
         self.collected_claims = any(_case_of(item) is not None for item in session.items)
         self.selected = [c for item in session.items if (c := _case_of(item)) is not None]
         self.plan = forward_plan(self.selected)
-        if self.collected_claims and not self.is_worker:
+        if self.collected_claims and not self.is_worker and not self.config.getoption("collectonly"):
             self.retire_previous_report()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -391,8 +391,8 @@ class ClaimsSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write summary.json (controller only), gate against a baseline, draw figures."""
-        if self.is_worker or not self.collected_claims:
-            return
+        if self.is_worker or not self.collected_claims or self.config.getoption("collectonly"):
+            return  # --collect-only runs nothing, so it must not replace a real report with NOT_RUN rows
         from fixtures.activations import FORWARD
 
         run = self._run_info(forward_local=FORWARD.count)

@@ -177,3 +177,13 @@ def test_bad_token_count_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tokens", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--tokens must be a positive number*"])
+
+
+def test_collect_only_leaves_an_existing_report_untouched(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    before = (pytester.path / "reports" / "summary.json").read_text()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
+    assert result.ret == 0
+    assert (pytester.path / "reports" / "summary.json").read_text() == before
+    assert not (pytester.path / "reports" / "summary.previous.json").exists()
