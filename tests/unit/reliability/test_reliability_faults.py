@@ -411,3 +411,13 @@ def test_float16_overflow_is_refused_naming_dtype_float32(tmp_path: Path, tiny_m
         ActivationError, match=r"NaN/inf values in blocks.0.mlp.hook_pre .*fp16 overflow.*--dtype float32"
     ):
         _get(tmp_path, model, corpus)
+
+
+def test_atomic_write_gives_the_file_the_umask_mode_not_mkstemps_0600(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(target, "{}\n")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
