@@ -130,8 +130,12 @@ class GateResult:
         }
 
 
-def compare(path: Path, rows: Sequence[Mapping[str, Any]], selected: Sequence[ClaimCase]) -> GateResult:
-    """Compare a run's rows with the baseline file; `selected` are the cases this run collected."""
+def compare(path: Path, rows: Sequence[Mapping[str, Any]], selected: Sequence[ClaimCase] = ()) -> GateResult:
+    """Compare a run's rows with the baseline file.
+
+    `selected` are the cases this process collected (none on the xdist controller); with the rows' own axes,
+    models and datasets they decide which baseline rows this run should have produced.
+    """
     expected = load(path)
     result = GateResult()
     seen = set()
@@ -158,15 +162,18 @@ def compare(path: Path, rows: Sequence[Mapping[str, Any]], selected: Sequence[Cl
                 result.unchanged += 1
         else:
             result.unchanged += 1
-    in_scope = _scope(selected)
+    in_scope = _scope(selected, rows)
     for key in sorted(expected):
         if key not in seen and _expected_here(key, in_scope):
             result.missing.append(key)
     return result
 
 
-def _scope(selected: Sequence[ClaimCase]) -> tuple[set[str], set[str], set[str]]:
-    return ({c.axis.value for c in selected}, {c.subject for c in selected}, {c.dataset_label for c in selected})
+def _scope(selected: Sequence[ClaimCase], rows: Sequence[Mapping[str, Any]]) -> tuple[set[str], set[str], set[str]]:
+    axes = {c.axis.value for c in selected} | {str(r["axis"]) for r in rows}
+    models = {c.subject for c in selected} | {str(r["model"]) for r in rows}
+    datasets = {c.dataset_label for c in selected} | {str(r["dataset"]) for r in rows}
+    return axes, models, datasets
 
 
 def _expected_here(key: str, scope: tuple[set[str], set[str], set[str]]) -> bool:

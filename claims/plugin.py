@@ -273,6 +273,9 @@ class ClaimsSession:
         self.collected_claims = False
         self.render_error: str | None = None
         self.plan: dict[tuple[str, str], frozenset[str]] = {}
+        # The cases this process collected; empty on the xdist controller, which collects nothing (the baseline
+        # then scopes "missing" by the rows the workers sent).
+        self.selected: list[ClaimCase] = []
 
     # --- set-up ---------------------------------------------------------------------------------------------
 

@@ -187,3 +187,16 @@ def test_collect_only_leaves_an_existing_report_untouched(pytester: pytest.Pytes
     assert result.ret == 0
     assert (pytester.path / "reports" / "summary.json").read_text() == before
     assert not (pytester.path / "reports" / "summary.previous.json").exists()
+
+
+def test_baseline_gates_under_xdist_and_still_reports_a_missing_claim(pytester: pytest.Pytester) -> None:
+    _suite(pytester, broken=True)
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+    _suite(pytester)
+    (pytester.path / "toyclaims" / "broken.py").unlink()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--claims-baseline", "base.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*missing*T3|original|paper-tables|weights*"])
+    assert _summary(pytester)["run"]["baseline"]["missing"] == ["T3|original|paper-tables|weights"]
