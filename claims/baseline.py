@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.matrix import ClaimCase
-from claims.verdict import Evidence, Verdict, fmt
+from claims.verdict import Evidence, Verdict, fmt, jsonable
 
 BASELINE_VERSION = 1
 
@@ -94,7 +94,9 @@ def _drifted(base: Mapping[str, Any], evidence: Evidence) -> bool:
     old, new, tol = base.get("key_value"), evidence.key.value, float(base.get("tolerance") or 0.0)
     if old is None or isinstance(old, str) or not math.isfinite(new):
         return False
-    return abs(float(new) - float(old)) > tol + 1e-12
+    # The baseline holds the summary's value, rounded by `jsonable`; compare like with like, or a claim with a
+    # near-zero tolerance "drifts" by its own rounding.
+    return abs(float(jsonable(float(new))) - float(old)) > tol + 1e-12
 
 
 @dataclass

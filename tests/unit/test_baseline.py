@@ -1,0 +1,38 @@
+"""The baseline gate compares a run with the committed rows the way the summary stores them."""
+
+from __future__ import annotations
+
+from claims.baseline import case_key, regression
+from claims.matrix import ClaimCase
+from claims.registry import REGISTRY
+from claims.verdict import Axis, Evidence, KeyNumber, Verdict, jsonable
+
+CASE = ClaimCase(subject="paper-tables", dataset=None, claim_id="U1-published", axis=Axis.ORIGINAL)
+
+
+def _evidence(value: float, verdict: Verdict = Verdict.PASS) -> Evidence:
+    return Evidence(verdict=verdict, key=KeyNumber("x", value, "x < 1", 1e-9), reason="measured", criterion="")
+
+
+def _baseline(value: float, verdict: str = "PASS") -> dict[str, dict]:
+    version = REGISTRY.get("U1-published").version
+    row = {"version": version, "verdict": verdict, "key_value": jsonable(value), "tolerance": 1e-9, "criterion": ""}
+    return {case_key(CASE): row}
+
+
+def test_a_value_equal_to_its_rounded_baseline_is_not_a_drift_even_at_zero_tolerance() -> None:
+    value = 0.0018928649  # stored as 0.00189286: 4.9e-9 of rounding, above the tolerance
+    assert regression(_baseline(value), CASE, _evidence(value)) is None
+
+
+def test_a_value_beyond_the_tolerance_is_a_regression_naming_the_claim() -> None:
+    message = regression(_baseline(0.0018929), CASE, _evidence(0.0019))
+    assert message is not None
+    assert "U1-published" in message
+    assert "moved" in message
+
+
+def test_pass_turning_into_fail_is_a_regression() -> None:
+    message = regression(_baseline(0.001), CASE, _evidence(0.001, Verdict.FAIL))
+    assert message is not None
+    assert "PASS -> FAIL" in message
