@@ -675,8 +675,9 @@ def _draw_verdicts(plt: Any, rows: Sequence[dict[str, Any]], _row: dict[str, Any
         side.set_visible(False)
     counts = {v: sum(1 for x in cell.values() if x == v) for v in VERDICT_COLOURS}
     handles = [Patch(color=c, label=f"{v} ({counts[v]})") for v, c in VERDICT_COLOURS.items()]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=5, frameon=False, fontsize=8.5)
-    ax.set_title(f"verdicts: {len(rows)} claim rows", loc="left", pad=24, fontsize=11)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=5, frameon=False, fontsize=8.5)
+    # the legend sits on the axes' top edge and is ~20 pt tall: lift the title above it at any figure height
+    ax.set_title(f"verdicts: {len(rows)} claim rows", loc="left", pad=26, fontsize=11)
     fig.tight_layout()
     return fig
 
