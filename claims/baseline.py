@@ -132,11 +132,19 @@ class GateResult:
         }
 
 
-def compare(path: Path, rows: Sequence[Mapping[str, Any]], selected: Sequence[ClaimCase] = ()) -> GateResult:
+def compare(
+    path: Path,
+    rows: Sequence[Mapping[str, Any]],
+    selected: Sequence[ClaimCase] = (),
+    expanded: Sequence[ClaimCase] | None = None,
+) -> GateResult:
     """Compare a run's rows with the baseline file.
 
     `selected` are the cases this process collected (none on the xdist controller); with the rows' own axes,
-    models and datasets they decide which baseline rows this run should have produced.
+    models and datasets they decide which baseline rows this run covers. `expanded` is the whole matrix before
+    `-k` / `-m` selection: a covered baseline row still in it was deselected, not lost, so only rows the matrix
+    no longer produces (a deleted or renamed claim) count as missing. Without it every covered row not produced
+    counts.
     """
     expected = load(path)
     result = GateResult()
@@ -165,8 +173,9 @@ def compare(path: Path, rows: Sequence[Mapping[str, Any]], selected: Sequence[Cl
         else:
             result.unchanged += 1
     in_scope = _scope(selected, rows)
+    still_produced = {case_key(c) for c in expanded} if expanded is not None else set()
     for key in sorted(expected):
-        if key not in seen and _expected_here(key, in_scope):
+        if key not in seen and key not in still_produced and _expected_here(key, in_scope):
             result.missing.append(key)
     return result
 

@@ -402,7 +402,11 @@ class ClaimsSession:
         self.summary = report.build_summary(self.rows, run)
         base = self.config.getoption(BASELINE_OPTION)
         if base is not None:
-            self.gate = baseline_mod.compare(base, self.summary["claims"], self.selected) if base.is_file() else None
+            self.gate = (
+                baseline_mod.compare(base, self.summary["claims"], self.selected, self.cases)
+                if base.is_file()
+                else None
+            )
             if self.config.getoption(UPDATE_BASELINE_OPTION):
                 baseline_mod.write(base, self.summary["claims"])
             elif self.gate is not None and self.gate.missing:

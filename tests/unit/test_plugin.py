@@ -200,3 +200,16 @@ def test_baseline_gates_under_xdist_and_still_reports_a_missing_claim(pytester: 
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*missing*T3|original|paper-tables|weights*"])
     assert _summary(pytester)["run"]["baseline"]["missing"] == ["T3|original|paper-tables|weights"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_baseline_does_not_call_rows_deselected_by_k_missing(pytester: pytest.Pytester, workers: list[str]) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *workers, "-k", "T1", "--claims-baseline", "base.json"
+    )
+    assert result.ret == 0
+    assert _summary(pytester)["run"]["baseline"]["missing"] == []
