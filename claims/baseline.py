@@ -91,11 +91,18 @@ def regression(expected: Mapping[str, Mapping[str, Any]], case: ClaimCase, evide
 
 
 def _drifted(base: Mapping[str, Any], evidence: Evidence) -> bool:
-    old, new, tol = base.get("key_value"), evidence.key.value, float(base.get("tolerance") or 0.0)
-    if old is None or isinstance(old, str) or not math.isfinite(new):
+    return _beyond_tolerance(base, evidence.key.value)
+
+
+def _beyond_tolerance(base: Mapping[str, Any], new: Any) -> bool:
+    """Whether a key number moved beyond the baseline row's tolerance (non-numbers and NaN never count).
+
+    The baseline holds the summary's value, rounded by `jsonable`; `new` is rounded the same way before the
+    comparison, or a claim with a near-zero tolerance "drifts" by its own rounding.
+    """
+    old, tol = base.get("key_value"), float(base.get("tolerance") or 0.0)
+    if old is None or isinstance(old, str) or new is None or isinstance(new, str) or not math.isfinite(new):
         return False
-    # The baseline holds the summary's value, rounded by `jsonable`; compare like with like, or a claim with a
-    # near-zero tolerance "drifts" by its own rounding.
     return abs(float(jsonable(float(new))) - float(old)) > tol + 1e-12
 
 
@@ -132,19 +139,13 @@ class GateResult:
         }
 
 
-def compare(
-    path: Path,
-    rows: Sequence[Mapping[str, Any]],
-    selected: Sequence[ClaimCase] = (),
-    expanded: Sequence[ClaimCase] | None = None,
-) -> GateResult:
+def compare(path: Path, rows: Sequence[Mapping[str, Any]], expanded: Sequence[ClaimCase] | None = None) -> GateResult:
     """Compare a run's rows with the baseline file.
 
-    `selected` are the cases this process collected (none on the xdist controller); with the rows' own axes,
-    models and datasets they decide which baseline rows this run covers. `expanded` is the whole matrix before
-    `-k` / `-m` selection: a covered baseline row still in it was deselected, not lost, so only rows the matrix
-    no longer produces (a deleted or renamed claim) count as missing. Without it every covered row not produced
-    counts.
+    The rows' axes, models and datasets are what this run covers (they arrive on the xdist controller, which
+    collects no items itself). `expanded` is the whole matrix before `-k` / `-m` selection: a covered baseline row
+    still in it was deselected, not lost, so only rows the matrix no longer produces (a deleted or renamed claim)
+    count as missing. Without it every covered row not produced counts.
     """
     expected = load(path)
     result = GateResult()
@@ -161,10 +162,8 @@ def compare(
             result.improvements.append(f"{label}: {base['verdict']} -> PASS")
         elif base["verdict"] == Verdict.PASS and r["verdict"] != Verdict.PASS:
             result.regressions.append(f"{label}: PASS -> {r['verdict']}: {r['reason']}")
-        elif (
-            base["verdict"] == r["verdict"] and r["key"].get("value") is not None and base.get("key_value") is not None
-        ):
-            if abs(float(r["key"]["value"]) - float(base["key_value"])) > float(base.get("tolerance") or 0) + 1e-12:
+        elif base["verdict"] == r["verdict"]:
+            if _beyond_tolerance(base, r["key"].get("value")):
                 result.regressions.append(
                     f"{label}: {r['key']['name']} {fmt(base['key_value'])} -> {fmt(r['key']['value'])} (tolerance {fmt(base['tolerance'])})"
                 )
@@ -172,7 +171,7 @@ def compare(
                 result.unchanged += 1
         else:
             result.unchanged += 1
-    in_scope = _scope(selected, rows)
+    in_scope = _scope(rows)
     still_produced = {case_key(c) for c in expanded} if expanded is not None else set()
     for key in sorted(expected):
         if key not in seen and key not in still_produced and _expected_here(key, in_scope):
@@ -180,11 +179,8 @@ def compare(
     return result
 
 
-def _scope(selected: Sequence[ClaimCase], rows: Sequence[Mapping[str, Any]]) -> tuple[set[str], set[str], set[str]]:
-    axes = {c.axis.value for c in selected} | {str(r["axis"]) for r in rows}
-    models = {c.subject for c in selected} | {str(r["model"]) for r in rows}
-    datasets = {c.dataset_label for c in selected} | {str(r["dataset"]) for r in rows}
-    return axes, models, datasets
+def _scope(rows: Sequence[Mapping[str, Any]]) -> tuple[set[str], set[str], set[str]]:
+    return {str(r["axis"]) for r in rows}, {str(r["model"]) for r in rows}, {str(r["dataset"]) for r in rows}
 
 
 def _expected_here(key: str, scope: tuple[set[str], set[str], set[str]]) -> bool:

@@ -273,9 +273,6 @@ class ClaimsSession:
         self.collected_claims = False
         self.render_error: str | None = None
         self.plan: dict[tuple[str, str], frozenset[str]] = {}
-        # The cases this process collected; empty on the xdist controller, which collects nothing (the baseline
-        # then scopes "missing" by the rows the workers sent).
-        self.selected: list[ClaimCase] = []
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -373,10 +370,11 @@ class ClaimsSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Remember whether claims will run (only then do reports get written) and plan the forward passes."""
-        self.collected_claims = any(_case_of(item) is not None for item in session.items)
-        self.selected = [c for item in session.items if (c := _case_of(item)) is not None]
-        self.plan = forward_plan(self.selected)
-        if self.collected_claims and not self.is_worker and not self.config.getoption("collectonly"):
+        selected = [c for item in session.items if (c := _case_of(item)) is not None]
+        self.plan = forward_plan(selected)
+        # --collect-only runs nothing, so it must not retire or replace a real report with NOT_RUN rows
+        self.collected_claims = bool(selected) and not self.config.getoption("collectonly")
+        if self.collected_claims and not self.is_worker:
             self.retire_previous_report()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -394,19 +392,15 @@ class ClaimsSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write summary.json (controller only), gate against a baseline, draw figures."""
-        if self.is_worker or not self.collected_claims or self.config.getoption("collectonly"):
-            return  # --collect-only runs nothing, so it must not replace a real report with NOT_RUN rows
+        if self.is_worker or not self.collected_claims:
+            return
         from fixtures.activations import FORWARD
 
         run = self._run_info(forward_local=FORWARD.count)
         self.summary = report.build_summary(self.rows, run)
         base = self.config.getoption(BASELINE_OPTION)
         if base is not None:
-            self.gate = (
-                baseline_mod.compare(base, self.summary["claims"], self.selected, self.cases)
-                if base.is_file()
-                else None
-            )
+            self.gate = baseline_mod.compare(base, self.summary["claims"], self.cases) if base.is_file() else None
             if self.config.getoption(UPDATE_BASELINE_OPTION):
                 baseline_mod.write(base, self.summary["claims"])
             elif self.gate is not None and self.gate.missing:

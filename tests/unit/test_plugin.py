@@ -152,16 +152,18 @@ def test_baseline_lists_a_new_claim_version_as_new_not_regression(pytester: pyte
     result.stdout.fnmatch_lines(["*new (not in the baseline): T1*"])
 
 
-def test_baseline_reports_a_missing_claim(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_baseline_reports_a_missing_claim(pytester: pytest.Pytester, workers: list[str]) -> None:
     _suite(pytester, broken=True)
     pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
     )
     _suite(pytester)
     (pytester.path / "toyclaims" / "broken.py").unlink()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers, "--claims-baseline", "base.json")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*missing*T3|original|paper-tables|weights*"])
+    assert _summary(pytester)["run"]["baseline"]["missing"] == ["T3|original|paper-tables|weights"]
 
 
 def test_unknown_model_is_a_usage_error_without_report(pytester: pytest.Pytester) -> None:
@@ -187,19 +189,6 @@ def test_collect_only_leaves_an_existing_report_untouched(pytester: pytest.Pytes
     assert result.ret == 0
     assert (pytester.path / "reports" / "summary.json").read_text() == before
     assert not (pytester.path / "reports" / "summary.previous.json").exists()
-
-
-def test_baseline_gates_under_xdist_and_still_reports_a_missing_claim(pytester: pytest.Pytester) -> None:
-    _suite(pytester, broken=True)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
-    _suite(pytester)
-    (pytester.path / "toyclaims" / "broken.py").unlink()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--claims-baseline", "base.json")
-    assert result.ret == 1
-    result.stdout.fnmatch_lines(["*missing*T3|original|paper-tables|weights*"])
-    assert _summary(pytester)["run"]["baseline"]["missing"] == ["T3|original|paper-tables|weights"]
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]])
