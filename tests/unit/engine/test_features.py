@@ -125,8 +125,9 @@ def test_document_index_matches_the_token_sampler() -> None:
     class Tok:
         eos_token_id = 0
 
-        def __call__(self, texts: list[str], add_special_tokens: bool) -> dict[str, list[list[int]]]:
-            return {"input_ids": [[int(t) + 10] * lengths[int(t)] for t in texts]}
+        def __call__(self, text: str, add_special_tokens: bool) -> dict[str, list[int]]:
+            # a single string in, a flat id list out: what an HF tokenizer does with one document
+            return {"input_ids": [int(text) + 10] * lengths[int(text)]}
 
     corpus = SimpleNamespace(
         n_documents=len(lengths), dataset={"text": [str(k) for k in range(len(lengths))]}, name="toy", sha256="x"
