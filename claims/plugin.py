@@ -149,8 +149,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim(id): the claim a test checks")
     if config.getoption("help", False):
         return
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"  # honour the xdist_group marks: one worker per model
     session = ClaimsSession(config)
     config.pluginmanager.register(session, "claims-session")
     session.configure()
@@ -165,14 +163,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Axis markers and xdist groups: one worker per (subject, dataset), so each forward pass happens once."""
+    """Axis and claim markers on each case (`-m gt1` selects an axis)."""
     for item in items:
         case = _case_of(item)
         if case is None:
             continue
         item.add_marker(getattr(pytest.mark, case.axis.value))
         item.add_marker(pytest.mark.claim(case.claim_id))
-        item.add_marker(pytest.mark.xdist_group(f"{case.subject}@{case.dataset_label}".replace("/", "_")))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `-n N` (and `--dist loadgroup`), one worker per (subject, dataset): see claims/scheduling.py."""
+    from claims.scheduling import GROUPED_MODES, make_scheduler
+
+    if config.getoption("dist") not in GROUPED_MODES:
+        return None
+    return make_scheduler(config, log, _session(config).cases)
 
 
 @pytest.hookimpl(wrapper=True)

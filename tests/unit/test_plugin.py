@@ -120,6 +120,15 @@ def test_xdist_writes_one_summary_with_every_row(pytester: pytest.Pytester) -> N
     assert not list((pytester.path / "reports").glob("*.partial"))
 
 
+def test_xdist_runs_the_cases_of_one_model_and_dataset_on_one_worker(pytester: pytest.Pytester) -> None:
+    # T1 and T2 share (subject, dataset): plain load scheduling would deal them to two workers, and on real models
+    # the second would wait on the first's cache lock instead of working
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-v")
+    workers = {line.split("]")[0] for line in result.outlines if "test_claim[T" in line and line.startswith("[gw")}
+    assert len(workers) == 1, result.outlines
+
+
 def test_baseline_accepts_known_fail_and_reports_no_regression(pytester: pytest.Pytester) -> None:
     _suite(pytester)
     pytester.runpytest_subprocess(

@@ -74,7 +74,7 @@ def test_four_xdist_workers_on_a_cold_cache_compute_each_entry_once(  # type: ig
     pytester: pytest.Pytester, toy_suite, lean_flags, tiny_model_dir: Path, text_dir: Path, private_cache: Path
 ) -> None:
     toy_suite(READER_CLAIMS)
-    # --dist worksteal: the default (loadgroup) keeps one model on one worker; here the workers must collide.
+    # --dist worksteal: the default scheduler (claims/scheduling.py) keeps one model on one worker; here the workers must collide.
     result = pytester.runpytest_subprocess(
         *_options(lean_flags, tiny_model_dir, text_dir), "-n", "4", "--dist", "worksteal"
     )
