@@ -61,7 +61,7 @@ PROFILES: dict[str, Profile] = {
                 Axis.GT2: Cell(("zoo-gpt2-s", "smollm2-135m"), GT2_CORPORA),
                 Axis.GT3: Cell(("zoo-gpt2-s", "smollm2-135m"), ("sotu",)),
             },
-            tokens_small=32_768,  # 256 contexts of 128: correlation noise ~0.006; cold default run ~18 min (README)
+            tokens_small=32_768,  # 256 contexts of 128: correlation noise ~0.006; cold default run ~14 min (README)
             tokens_full=8_192,  # SmolLM2 runs ~400 tokens/s on 2 cores: ~20 s per corpus
             context_length=128,  # the zoo's n_ctx
         ),
