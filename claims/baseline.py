@@ -82,16 +82,12 @@ def regression(expected: Mapping[str, Mapping[str, Any]], case: ClaimCase, evide
     was, now = base["verdict"], str(evidence.verdict)
     if was == Verdict.PASS and now != Verdict.PASS:
         return f"REGRESSION {name}: PASS -> {now}: {evidence.key.formatted()}: {evidence.reason}"
-    if was == now and _drifted(base, evidence):
+    if was == now and _beyond_tolerance(base, evidence.key.value):
         return (
             f"REGRESSION {name}: {evidence.key.name} moved from {fmt(base['key_value'])} to "
             f"{fmt(evidence.key.value)}, beyond the claim's tolerance {fmt(base['tolerance'])}"
         )
     return None
-
-
-def _drifted(base: Mapping[str, Any], evidence: Evidence) -> bool:
-    return _beyond_tolerance(base, evidence.key.value)
 
 
 def _beyond_tolerance(base: Mapping[str, Any], new: Any) -> bool:
