@@ -1,8 +1,10 @@
 """What a claim check receives: the claim, its subject (a model or a family), the dataset, and the workbench.
 
 Checks read thresholds through `threshold()` (so they only ever compare against the pre-registered table of
-the scale the *model* dictates) and build their result with `evidence()`, which fills in the criterion text,
-the scale and the token count, and turns "not enough tokens" into INCONCLUSIVE before any PASS is possible.
+the scale the *model* dictates), state each clause of their criterion with `part()` and their effect against the
+control as an `Effect`, and build their result with `evidence()`. The verdict is the conjunction of the parts
+and the effect's interval clearing its threshold; `evidence()` fills in the criterion text, the scale and the
+token count, and turns "not enough tokens" into INCONCLUSIVE before any PASS is possible.
 """
 
 from __future__ import annotations
@@ -11,14 +13,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claims.registry import Claim
-from claims.verdict import Axis, Evidence, KeyNumber, Verdict
+from claims.verdict import Axis, Effect, Evidence, KeyNumber, Part, Role, Verdict, fmt
+from claims.verdict import part as make_part
 from fixtures.activations import Activations
 from fixtures.models import FamilyRef, LoadedModel, ModelRef
 from fixtures.workbench import Workbench
 
 
 class NotApplicable(Exception):
-    """Raised by a check (or the harness) when the claim does not apply to this model or data -> NOT_RUN."""
+    """Raised by a check (or the harness) when a precondition is unmet or the quantity undefined -> NOT_APPLICABLE.
+
+    The message names the precondition ("needs prediction neurons (P1); none in ..."), never only "skipped".
+    """
+
+
+class NotRun(Exception):
+    """Raised when the claim cannot be run here (a resource it needs is missing) -> NOT_RUN, with the fix."""
 
 
 @dataclass
@@ -80,21 +90,30 @@ class ClaimContext:
             raise RuntimeError(f"claim {self.claim.id} declared no text but asked for activations")
         return self.workbench.activations(ref or self.model, self.dataset, products or tuple(self.claim.needs.products))
 
+    def part(self, name: str, value: float, op: str, threshold: str | float) -> Part:
+        """One clause of the criterion; `threshold` is a pre-registered threshold name or a number."""
+        bound = self.threshold(threshold) if isinstance(threshold, str) else float(threshold)
+        return make_part(name, value, op, bound)
+
     def evidence(
         self,
-        passed: bool,
-        key: tuple[str, float],
-        reason: str,
+        passed: bool | None = None,
+        key: tuple[str, float] = ("", float("nan")),
+        reason: str = "",
         measured: dict[str, Any] | None = None,
         control: dict[str, Any] | None = None,
         n_tokens: int = 0,
         inconclusive: str | None = None,
         figures: dict[str, Any] | None = None,
+        parts: list[Part] | tuple[Part, ...] = (),
+        effect: Effect | None = None,
+        role: Role = Role.CLAIM,
     ) -> Evidence:
         """Build the row's Evidence.
 
         Args:
-            passed: whether the pre-registered criterion held.
+            passed: whether the pre-registered criterion held; leave it out when `parts` say it (with parts
+                it must agree with them, so no clause can be hidden).
             key: (name, value) of the headline number.
             reason: a sentence generated from the numbers.
             measured: the numbers behind the verdict.
@@ -102,8 +121,23 @@ class ClaimContext:
             n_tokens: tokens the numbers rest on; below the claim's min_tokens the verdict is INCONCLUSIVE.
             inconclusive: a reason the data cannot decide (e.g. too few universal neurons), or None.
             figures: figure data by kind (claims/render.py), drawn into reports/figures/.
+            parts: every clause of the criterion (name, value, threshold, outcome).
+            effect: the effect against the control with its 95 % interval; its lower end must clear its
+                threshold for a PASS (it is added to the parts).
+            role: CLAIM, or NEGATIVE_CONTROL for a setting where the claim expects no effect (PASS = as expected).
         """
+        all_parts = tuple(parts) + ((effect.as_part(),) if effect is not None else ())
+        if passed is None:
+            if not all_parts:
+                raise ValueError(f"claim {self.claim.id}: evidence() needs `passed` or the criterion's parts")
+            passed = all(p.passed for p in all_parts)
+        elif all_parts and passed != all(p.passed for p in all_parts):
+            raise ValueError(
+                f"claim {self.claim.id}: passed={passed} disagrees with its parts: "
+                + "; ".join(p.text() for p in all_parts)
+            )
         verdict = Verdict.PASS if passed else Verdict.FAIL
+        measured = dict(measured or {})
         if self.claim.min_tokens and n_tokens < self.claim.min_tokens:
             verdict = Verdict.INCONCLUSIVE
             reason = (
@@ -113,16 +147,22 @@ class ClaimContext:
         elif inconclusive:
             verdict = Verdict.INCONCLUSIVE
             reason = f"{inconclusive} ({reason})"
+        if verdict is Verdict.INCONCLUSIVE and effect is not None:
+            measured["detectable_effect"] = effect.detectable
+            reason += f"; the sample could detect an effect of about {fmt(effect.detectable)} ({effect.name})"
         return Evidence(
             verdict=verdict,
             key=KeyNumber(key[0], float(key[1]), self.key_criterion(), self.claim.key_tolerance),
             reason=reason,
-            measured=measured or {},
+            measured=measured,
             control=control or {},
             criterion=self.criterion_text,
             n_tokens=n_tokens,
             scale=self.scale,
             figures=figures or {},
+            parts=all_parts,
+            effect=effect,
+            role=role,
         )
 
     def key_criterion(self) -> str:

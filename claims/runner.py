@@ -2,15 +2,17 @@
 
 Applicability is decided here, before any measurement, from the claim's declared needs and the model's
 config: a cross-seed claim on a single model, a claim on an encoder-only model, or a claim needing untrained
-controls on a family without them is NOT_RUN with the reason. Anything else that goes wrong propagates and the
-plugin records the row as ERROR.
+controls on a family without them is NOT_APPLICABLE with the precondition named; a claim that needs something
+this machine lacks is NOT_RUN with the fix. Anything else that goes wrong propagates and the plugin records the
+row as ERROR. A PASS or FAIL of a claim on models must carry its effect against a control (the control is part
+of every decision); only claims read off the paper's published tables are exempt.
 """
 
 from __future__ import annotations
 
 import math
 
-from claims.context import ClaimContext, NotApplicable
+from claims.context import ClaimContext, NotApplicable, NotRun
 from claims.matrix import ClaimCase
 from claims.registry import Claim
 from claims.verdict import Evidence, KeyNumber, Verdict
@@ -28,14 +30,12 @@ def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimCon
     if claim.needs.seeds > 1:
         if not is_family(case.subject.split(":", 1)[0]) or ":" in case.subject:
             raise NotApplicable(
-                f"{claim.id} needs >= {claim.needs.seeds} seeds of one architecture; {case.subject} is a single "
+                f"precondition: >= {claim.needs.seeds} seeds of one architecture; {case.subject} is a single "
                 "model (declare a family with --family NAME=SPEC,SPEC,...)"
             )
         family = resolve_family(case.subject)
         if len(family.members) < claim.needs.seeds:
-            raise NotApplicable(
-                f"{claim.id} needs >= {claim.needs.seeds} seeds; {case.subject} has {len(family.members)}"
-            )
+            raise NotApplicable(f"precondition: >= {claim.needs.seeds} seeds; {case.subject} has {len(family.members)}")
         model: ModelRef = family.reference
     elif is_family(case.subject):
         family = resolve_family(case.subject)  # single-model claims use every seed when given a family
@@ -57,11 +57,13 @@ def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimCon
 
 
 def run_case(case: ClaimCase, claim: Claim, workbench: Workbench) -> Evidence:
-    """Evaluate a case; NotApplicable becomes a NOT_RUN Evidence, other exceptions propagate (-> ERROR)."""
+    """Evaluate a case; NotApplicable / NotRun become rows with their reason, other exceptions propagate (-> ERROR)."""
     try:
         ctx = context_for(case, claim, workbench)
         evidence = claim.check(ctx)
     except NotApplicable as exc:
+        return not_run(claim, str(exc), Verdict.NOT_APPLICABLE)
+    except NotRun as exc:
         return not_run(claim, str(exc))
     if not isinstance(evidence, Evidence):
         raise TypeError(f"claim {claim.id} returned {type(evidence).__name__}, not Evidence")
@@ -71,10 +73,10 @@ def run_case(case: ClaimCase, claim: Claim, workbench: Workbench) -> Evidence:
     return evidence
 
 
-def not_run(claim: Claim, reason: str) -> Evidence:
-    """A NOT_RUN result with its reason."""
+def not_run(claim: Claim, reason: str, verdict: Verdict = Verdict.NOT_RUN) -> Evidence:
+    """A NOT_RUN (or NOT_APPLICABLE) result with its reason."""
     return Evidence(
-        verdict=Verdict.NOT_RUN,
+        verdict=verdict,
         key=KeyNumber("", math.nan, "", claim.key_tolerance),
         reason=reason,
     )
@@ -86,3 +88,5 @@ def _check_numbers(claim: Claim, evidence: Evidence) -> None:
         raise ValueError(
             f"claim {claim.id}: key number {evidence.key.name} is {evidence.key.value}; refusing a verdict"
         )
+    if evidence.verdict is Verdict.PASS and not claim.needs.published and evidence.effect is None:
+        raise ValueError(f"claim {claim.id}: a PASS without an effect against a control; the control must decide too")
