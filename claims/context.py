@@ -80,6 +80,16 @@ class ClaimContext:
             raise NotApplicable(f"{self.claim.id} reads text but this row has no dataset")
         return self.dataset
 
+    def untrained_controls(self) -> tuple[ModelRef, ...]:
+        """Untrained (initialisation) copies of the row's architecture: the family's controls, or, for a single
+        model, random initialisations of its config (built on first use). Empty when no config is available
+        offline; a claim that needs them then reports INCONCLUSIVE, never PASS."""
+        if self.family is not None and self.family.controls:
+            return tuple(self.family.controls)
+        from fixtures.models import untrained_controls
+
+        return untrained_controls(self.model, self.model.name)
+
     def loaded(self, ref: ModelRef | None = None) -> LoadedModel:
         """The loaded model (weights); defaults to the row's model."""
         return self.workbench.model(ref or self.model)
