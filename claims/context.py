@@ -81,9 +81,11 @@ class ClaimContext:
         return self.dataset
 
     def untrained_controls(self) -> tuple[ModelRef, ...]:
-        """Untrained (initialisation) copies of the row's architecture: the family's controls, or, for a single
-        model, random initialisations of its config (built on first use). Empty when no config is available
-        offline; a claim that needs them then reports INCONCLUSIVE, never PASS."""
+        """Untrained (initialisation) copies of the row's architecture.
+
+        The family's controls, or, for a single model, random initialisations of its config (built on first
+        use). Empty when no config is available offline; a claim that needs them then reports INCONCLUSIVE.
+        """
         if self.family is not None and self.family.controls:
             return tuple(self.family.controls)
         from fixtures.models import untrained_controls
