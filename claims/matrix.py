@@ -3,7 +3,8 @@
 Profiles name the default subjects and datasets per axis. When the user passes `--models` or `--datasets`,
 those replace the profile's for every axis and each row's axis is derived from what is new relative to the
 paper (`claims.profiles.axis_of`). A claim joins only the axes it declares; weight-only claims run once per
-subject with no dataset.
+subject with no dataset. A claim with rows on GT1 or GT2 always brings its original rows too (the profile's
+original cell): generalisation is judged against them, so `pytest -m gt1` or `--models X` answers on its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from claims.registry import Claim
 from claims.verdict import Axis
 
 WEIGHTS = "weights"
+REFERENCED_AXES = frozenset({Axis.GT1, Axis.GT2})  # axes whose rows are judged against the original rows
 PUBLISHED_SUBJECT = "paper-tables"
 
 
@@ -55,6 +57,9 @@ def expand(
             cases |= _override_cases(item, profile, models, datasets)
         else:
             cases |= _profile_cases(item, profile)
+        judged = any(c.claim_id == item.id and c.axis in REFERENCED_AXES for c in cases)
+        if judged and Axis.ORIGINAL in item.axes and not item.needs.published:
+            cases |= {c for c in _profile_cases(item, profile) if c.axis is Axis.ORIGINAL}
     return sorted(cases, key=lambda c: (c.subject, c.dataset or "", c.claim_id, c.axis.value))
 
 
@@ -84,3 +89,10 @@ def _override_cases(
             if axis in item.axes:
                 out.add(ClaimCase(subject, dataset, item.id, axis))
     return out
+
+
+def serves(case: ClaimCase, cases: Iterable[ClaimCase]) -> frozenset[Axis]:
+    """The axes an original case is the reference for (its claim has rows there), so `-m gt1` runs it too."""
+    if case.axis is not Axis.ORIGINAL:
+        return frozenset()
+    return frozenset(c.axis for c in cases if c.claim_id == case.claim_id and c.axis in REFERENCED_AXES)

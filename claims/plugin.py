@@ -7,6 +7,7 @@ from xdist workers to the controller on each test report; only the controller wr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -21,7 +22,7 @@ configure_hub_access()  # before anything can import huggingface_hub/transformer
 
 from claims import baseline as baseline_mod  # noqa: E402
 from claims import report  # noqa: E402
-from claims.matrix import ClaimCase, expand  # noqa: E402
+from claims.matrix import ClaimCase, expand, serves  # noqa: E402
 from claims.profiles import get_profile  # noqa: E402
 from claims.registry import PAPERS_PACKAGE, load_all  # noqa: E402
 from claims.verdict import Axis, Evidence, Verdict, jsonable  # noqa: E402
@@ -163,12 +164,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Axis and claim markers on each case (`-m gt1` selects an axis)."""
+    """Axis and claim markers on each case (`-m gt1` selects an axis, with the original rows it is judged against)."""
+    cases = _session(config).cases if config.pluginmanager.has_plugin("claims-session") else []
     for item in items:
         case = _case_of(item)
         if case is None:
             continue
         item.add_marker(getattr(pytest.mark, case.axis.value))
+        for axis in serves(case, cases):
+            item.add_marker(getattr(pytest.mark, axis.value))
         item.add_marker(pytest.mark.claim(case.claim_id))
 
 
@@ -221,6 +225,9 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
         measured: dict[str, Any] = {}
         control: dict[str, Any] = {}
         criterion, n_tokens, scale = "", 0, ""
+        parts: list[dict[str, Any]] = []
+        effect: dict[str, Any] | None = None
+        role = "claim"
     else:
         verdict, reason = evidence.verdict, evidence.reason
         key = {
@@ -231,6 +238,9 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
         }
         measured, control = evidence.measured, evidence.control
         criterion, n_tokens, scale = evidence.criterion, evidence.n_tokens, evidence.scale
+        parts = [dataclasses.asdict(p) for p in evidence.parts]
+        effect = evidence.effect.as_dict() if evidence.effect is not None else None
+        role = str(evidence.role)
     figures = jsonable(evidence.figures) if evidence is not None and evidence.figures else {}
     return jsonable(
         {
@@ -253,6 +263,9 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
             "seconds": round(time.time() - started, 2),
             "forward_passes": forward,
             "nodeid": item.nodeid,
+            "parts": parts,
+            "effect": effect,
+            "role": role,
         }
     ) | ({"figures": figures} if figures else {})
 
@@ -464,6 +477,11 @@ class ClaimsSession:
             tr.write_sep("=", "claims")
             for line in report.table_lines(self.summary["claims"], width=max(200, tr._tw.fullwidth)):
                 tr.write_line(line)
+        lines = report.generalisation_lines(self.summary)
+        if lines:
+            tr.write_sep("-", "generalisation (claim x axis, judged against the original setting)")
+            for line in lines:
+                tr.write_line(line)
         tr.write_sep("-", "checklist")
         for line in report.checklist_lines(self.summary):
             tr.write_line(line)
@@ -616,8 +634,12 @@ def claim_gate(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> A
                 pytest.fail(problem, pytrace=False)
             return
         if evidence.verdict is Verdict.FAIL:
-            pytest.fail(f"{case.claim_id} FAIL: {evidence.key.formatted()}: {evidence.reason}", pytrace=False)
-        if evidence.verdict in (Verdict.INCONCLUSIVE, Verdict.NOT_RUN):
+            held = report.parts_text({"parts": [dataclasses.asdict(p) for p in evidence.parts]})
+            pytest.fail(
+                f"{case.claim_id} FAIL: {evidence.key.formatted()}: {evidence.reason}" + (f" [{held}]" if held else ""),
+                pytrace=False,
+            )
+        if evidence.verdict in (Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE, Verdict.NOT_RUN):
             pytest.skip(f"{evidence.verdict}: {evidence.reason}")
 
     return gate

@@ -38,11 +38,11 @@ import io
 import math
 import re
 import textwrap
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from claims.report import axis_verdict, rationale
 from claims.verdict import CHECKLIST_KEYS, Axis, Verdict, fmt
 from fixtures import storage
 
@@ -719,12 +719,15 @@ def _axes_present(summary: dict[str, Any]) -> list[tuple[Axis, str, str, str, li
         axis_rows = [r for r in rows if r.get("axis") == axis.value]
         key = CHECKLIST_KEYS.get(axis)
         if key is not None:
-            verdict = str(summary.get("Checklist", {}).get(key, axis_verdict(axis_rows)))  # type: ignore[arg-type]
-            text = str(summary.get("Rationale", {}).get(key, rationale(axis, axis_rows)))  # type: ignore[arg-type]
+            verdict = str(summary.get("Checklist", {}).get(key, Verdict.NOT_RUN))
+            text = str(summary.get("Rationale", {}).get(key, ""))
             heading = f"{key} ({AXIS_TITLES[axis]})"
         else:
-            verdict = str(axis_verdict(axis_rows))  # type: ignore[arg-type]
-            text = rationale(axis, axis_rows)  # type: ignore[arg-type]
+            counts = Counter(r.get("verdict") for r in axis_rows)
+            verdict = "reference" if axis_rows else str(Verdict.NOT_RUN)
+            text = "The original setting, which the other axes are judged against: " + ", ".join(
+                f"{n} {v}" for v, n in sorted(counts.items())
+            )
             heading = AXIS_TITLES[axis]
         out.append((axis, heading, verdict, text, axis_rows))
     return out

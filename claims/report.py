@@ -1,9 +1,8 @@
-"""Claim rows -> reports/summary.json (Checklist + Rationale + claims + run) and the terminal table.
+"""Claim rows -> reports/summary.json (Checklist + Rationale + generalisation + claims + run) and the terminal table.
 
-The axis verdict rule (also in the README): an axis is NOT_RUN when no row ran on it; FAIL when any row on it
-FAILed; otherwise INCONCLUSIVE when any row is INCONCLUSIVE or ERROR; PASS only when every row PASSed
-(NOT_RUN rows — claims that do not apply to a model — are listed but do not count). The Rationale is generated
-from the rows' measured numbers and names every FAIL, INCONCLUSIVE and ERROR row.
+The Checklist is decided per claim, relative to the original setting, by the pre-registered rule in
+claims/generalisation.py (also in the README); the Rationale names the claims by label and stays under 2,000
+characters, the numbers living in the rows.
 """
 
 from __future__ import annotations
@@ -11,14 +10,14 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-from claims.verdict import CHECKLIST_KEYS, Axis, Verdict, fmt, jsonable
+from claims import generalisation
+from claims.verdict import CHECKLIST_KEYS, fmt, jsonable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 
 
@@ -44,6 +43,9 @@ class ClaimRow(TypedDict):
     seconds: float
     forward_passes: int
     nodeid: str
+    parts: list[dict[str, Any]]  # every clause of the criterion: name, value, op, threshold, passed, p_value
+    effect: dict[str, Any] | None  # the effect against the control with its 95 % interval
+    role: str  # "claim", or "negative_control" (never counted for generalisation)
 
 
 class Summary(TypedDict):
@@ -52,6 +54,7 @@ class Summary(TypedDict):
     schema_version: int
     Checklist: dict[str, str]
     Rationale: dict[str, str]
+    generalisation: dict[str, Any]  # per axis: verdict, counts and claims by label; per claim: rows and references
     claims: list[ClaimRow]
     run: dict[str, Any]
 
@@ -59,59 +62,18 @@ class Summary(TypedDict):
 WEIGHTS_DATASET = "weights"
 
 
-def axis_verdict(rows: Sequence[ClaimRow]) -> Verdict:
-    """The axis verdict from its rows (rule in the module docstring)."""
-    counted = [Verdict(r["verdict"]) for r in rows if r["verdict"] != Verdict.NOT_RUN]
-    if not counted:
-        return Verdict.NOT_RUN
-    if Verdict.FAIL in counted:
-        return Verdict.FAIL
-    if Verdict.INCONCLUSIVE in counted or Verdict.ERROR in counted:
-        return Verdict.INCONCLUSIVE
-    return Verdict.PASS
-
-
-def _row_phrase(row: ClaimRow) -> str:
-    key = row["key"]
-    where = f"{row['model']}" + ("" if row["dataset"] == WEIGHTS_DATASET else f" on {row['dataset']}")
-    number = f"{key['name']} = {fmt(key['value'])} [{key['criterion']}]" if key.get("name") else ""
-    return f"{row['id']} ({row['title']}) {where}: {number}{'; ' if number else ''}{row['reason']}"
-
-
-def rationale(axis: Axis, rows: Sequence[ClaimRow]) -> str:
-    """Text for one axis, generated from the rows' numbers; every non-PASS row is named."""
-    if not rows:
-        return f"NOT_RUN: no claim was run on {axis.value} (not selected, or no model/dataset of this axis in the run)."
-    counts = Counter(r["verdict"] for r in rows)
-    verdict = axis_verdict(rows)
-    models = sorted({r["model"] for r in rows})
-    datasets = sorted({r["dataset"] for r in rows})
-    head = (
-        f"{verdict}: {len(rows)} claim rows on {', '.join(models)} x {', '.join(datasets)}: "
-        + ", ".join(f"{counts[v]} {v}" for v in Verdict if counts[v])
-        + ". Rule: PASS only if every applicable row passes; any FAIL fails the axis."
-    )
-    parts = [head]
-    for label in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE, Verdict.PASS, Verdict.NOT_RUN):
-        chosen = [r for r in rows if r["verdict"] == label]
-        if chosen:
-            parts.append(f"{label}: " + " | ".join(_row_phrase(r) for r in chosen))
-    return " ".join(parts)
-
-
 def build_summary(rows: Iterable[ClaimRow], run: dict[str, Any]) -> Summary:
     """The summary dict (rows sorted by axis, claim id, model, dataset for stable diffs)."""
-    ordered = sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))
-    checklist, texts = {}, {}
-    for axis, key in CHECKLIST_KEYS.items():
-        axis_rows = [r for r in ordered if r["axis"] == axis.value]
-        checklist[key] = str(axis_verdict(axis_rows))
-        texts[key] = rationale(axis, axis_rows)
+    ordered = [dict(r) for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))]
+    block = generalisation.judge(ordered)
+    checklist = {key: block["axes"][key]["verdict"] for key in CHECKLIST_KEYS.values()}
+    texts = {key: generalisation.rationale(key, block, block["claims"]) for key in CHECKLIST_KEYS.values()}
     return {
         "schema_version": SCHEMA_VERSION,
         "Checklist": checklist,
         "Rationale": texts,
-        "claims": ordered,
+        "generalisation": block,
+        "claims": ordered,  # type: ignore[typeddict-item]
         "run": run,
     }
 
@@ -162,21 +124,36 @@ def git_commit(root: Path) -> str:
 # --- terminal ------------------------------------------------------------------------------------------------
 
 
+def parts_text(row: ClaimRow | dict[str, Any]) -> str:
+    """`k/n parts held; failed: a = 1 > 2` — what held and what did not, for the table and the reports."""
+    parts = row.get("parts") or []
+    if not parts:
+        return ""
+    failed = [p for p in parts if not p.get("passed")]
+    text = f"{len(parts) - len(failed)}/{len(parts)} parts held"
+    if failed:
+        text += "; failed: " + "; ".join(
+            f"{p['name']} = {fmt(p['value'])} {p['op']} {fmt(p['threshold'])}" for p in failed
+        )
+    return text
+
+
 def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
-    """The claim table: claim, model, dataset, verdict, key number vs criterion."""
-    header = ("claim", "axis", "model", "dataset", "verdict", "key number [criterion]")
+    """The claim table: claim, model, dataset, verdict, key number vs criterion, and which parts held."""
+    header = ("claim", "axis", "model", "dataset", "verdict", "key number [criterion]; parts")
     body = [
         (
             r["id"],
             r["axis"],
             r["model"],
             r["dataset"],
-            r["verdict"],
+            r["verdict"] + ("*" if r.get("role") == "negative_control" else ""),
             (
                 f"{r['key']['name']} = {fmt(r['key']['value'])} [{r['key']['criterion']}]"
                 if r["key"].get("name")
                 else r["reason"]
-            ),
+            )
+            + (f"; {parts_text(r)}" if parts_text(r) else ""),
         )
         for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))
     ]
@@ -188,6 +165,29 @@ def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
     return lines
 
 
+def generalisation_lines(summary: Summary) -> list[str]:
+    """Claim x axis: each claim's generalisation label, with the reference it was judged against."""
+    block = summary.get("generalisation") or {}
+    by_claim: dict[str, dict[str, str]] = {}
+    for entry in block.get("claims", []):
+        if entry.get("label"):
+            by_claim.setdefault(entry["id"], {})[entry["axis"]] = entry["label"].replace("_", " ")
+    if not by_claim:
+        return []
+    axes = ("gt1", "gt2", "gt3")
+    width = max(len(c) for c in by_claim) + 2
+    lines = ["claim".ljust(width) + "".join(a.ljust(22) for a in axes)]
+    for cid in sorted(by_claim):
+        lines.append(cid.ljust(width) + "".join(by_claim[cid].get(a, "-").ljust(22) for a in axes))
+    return lines
+
+
 def checklist_lines(summary: Summary) -> list[str]:
-    """One line per axis verdict."""
-    return [f"{key}: {value}" for key, value in summary["Checklist"].items()]
+    """One line per axis verdict, with the claim counts behind it."""
+    out = []
+    axes = (summary.get("generalisation") or {}).get("axes", {})
+    for key, value in summary["Checklist"].items():
+        counts = axes.get(key, {}).get("counts", {})
+        detail = ", ".join(f"{n} {label.replace('_', ' ')}" for label, n in counts.items() if n)
+        out.append(f"{key}: {value}" + (f"  ({detail})" if detail else ""))
+    return out

@@ -160,3 +160,223 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     if ok.any():
         out[ok] = stats.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
     return [float(v) for v in out]
+
+
+# --- one unit against a sample of control units; two-sample and cluster bootstraps ------------------------------
+
+
+def difference_from_sample(value: float, sample: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """The difference value - mean(sample) with a Student-t prediction interval: (diff, low, high).
+
+    For one selected unit (a candidate neuron) against a sample of control units (random baseline neurons): the
+    interval is that of the difference between the candidate and a new unit drawn like the controls,
+    ± t(n-1) · sd · sqrt(1 + 1/n), so its lower end clears 0 only when the candidate lies beyond what a control
+    unit does. NaNs with fewer than 2 finite control values or a non-finite value.
+    """
+    x = np.asarray(sample, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) < 2 or not math.isfinite(value):
+        return (math.nan, math.nan, math.nan)
+    diff = float(value - x.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / len(x)))
+    return (diff, diff - half, diff + half)
+
+
+def two_sample_bootstrap_interval(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    n_a: int,
+    n_b: int,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic(indices_a, indices_b)`, resampling the two groups independently.
+
+    For an effect between two independent samples of units (heads of a trained model vs heads of its untrained
+    initialisations; neurons vs random directions): each group's units are drawn with replacement on their own.
+    (nan, nan) when a group has fewer than 2 units or most resamples give a non-finite statistic.
+    """
+    if n_a < 2 or n_b < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    values = np.array(
+        [statistic(rng.integers(0, n_a, n_a), rng.integers(0, n_b, n_b)) for _ in range(n_boot)], dtype=np.float64
+    )
+    values = values[np.isfinite(values)]
+    if len(values) < n_boot // 2:
+        return (math.nan, math.nan)
+    alpha = (1 - level) / 2
+    return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
+
+
+class ClusterTail:
+    """Upper quantiles of values that come in clusters (all scores of one neuron), fast under cluster resampling.
+
+    A bootstrap over clusters gives each cluster an integer count; the quantile of the resample is a weighted
+    quantile. Only the top of the sorted values is kept (`margin` x the tail of the lowest quantile asked for),
+    with a fallback to all values when a resample's tail reaches below it.
+
+    Args:
+        values: the scores (non-finite ones are dropped).
+        clusters: the cluster label of each score (any hashable integers), same shape.
+        q_min: the lowest quantile that will be asked for (e.g. 0.999).
+        margin: how many times the tail to keep.
+    """
+
+    def __init__(self, values: np.ndarray, clusters: np.ndarray, q_min: float, margin: float = 5.0) -> None:
+        v = np.asarray(values, dtype=np.float64).ravel()
+        c = np.asarray(clusters).ravel()
+        ok = np.isfinite(v)
+        v, c = v[ok], c[ok]
+        _, inverse = np.unique(c, return_inverse=True)
+        self.sizes = np.bincount(inverse)
+        self.n_clusters = len(self.sizes)
+        order = np.argsort(-v, kind="stable")
+        self._all_values, self._all_clusters = v[order], inverse[order]
+        keep = min(len(v), max(1, math.ceil(margin * (1 - q_min) * len(v))))
+        self._top_values, self._top_clusters = self._all_values[:keep], self._all_clusters[:keep]
+
+    def quantile(self, q: float, counts: np.ndarray | None = None) -> float:
+        """The q-quantile of the values with cluster k counted counts[k] times (None: once each)."""
+        if self.n_clusters == 0:
+            return math.nan
+        weights = np.ones(self.n_clusters) if counts is None else np.asarray(counts, dtype=np.float64)
+        tail = (1 - q) * float((weights * self.sizes).sum())
+        for values, clusters in ((self._top_values, self._top_clusters), (self._all_values, self._all_clusters)):
+            cumulative = np.cumsum(weights[clusters])
+            k = int(np.searchsorted(cumulative, tail, side="left"))
+            if k < len(cumulative):
+                return float(values[k])
+        return float(self._all_values[-1])
+
+    def resampled(self, indices: np.ndarray, q: float) -> float:
+        """The q-quantile after drawing clusters `indices` (0 .. n_clusters - 1, with repetition)."""
+        return self.quantile(q, np.bincount(indices, minlength=self.n_clusters))
+
+
+# --- a correlation against the same correlation with the pairing shuffled within strata ------------------------
+
+
+def permuted_within_strata(values: np.ndarray, strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`values` with their order shuffled inside each stratum (layer): the strata's marginals are kept."""
+    values, strata = np.asarray(values), np.asarray(strata)
+    grouped = np.argsort(strata, kind="stable")
+    shuffled = np.lexsort((rng.random(len(strata)), strata))
+    out = np.empty_like(values)
+    out[grouped] = values[shuffled]
+    return out
+
+
+def pearson_beyond_shuffle(
+    x: np.ndarray, y: np.ndarray, strata: np.ndarray, n_shuffles: int = 100, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float, float, float]:
+    """Pearson r(x, y) minus r(x, y shuffled within strata), with a bootstrap interval over units.
+
+    The within-strata shuffle keeps every stratum's distribution of x and y (so a correlation that only comes
+    from strata differing in both, e.g. layers, survives it) and destroys the unit-level pairing. The control r is
+    the mean over `n_shuffles` shuffles; each bootstrap replicate resamples units and draws a fresh shuffle, so
+    the interval covers both sources of noise. Returns (r, r_shuffled, r - r_shuffled, low, high); NaNs with
+    fewer than 4 finite pairs.
+    """
+    x, y, strata = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), np.asarray(strata)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, strata = x[ok], y[ok], strata[ok]
+    if len(x) < 4:
+        return (math.nan, math.nan, math.nan, math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+
+    def r(a: np.ndarray, b: np.ndarray) -> float:
+        if a.std() == 0 or b.std() == 0:
+            return math.nan
+        return float(np.corrcoef(a, b)[0, 1])
+
+    real = r(x, y)
+    control = float(np.nanmean([r(x, permuted_within_strata(y, strata, rng)) for _ in range(n_shuffles)]))
+
+    def statistic(idx: np.ndarray) -> float:
+        xs, ys, ss = x[idx], y[idx], strata[idx]
+        return r(xs, ys) - r(xs, permuted_within_strata(ys, ss, rng))
+
+    low, high = bootstrap_interval(statistic, len(x), n_boot=n_boot, seed=seed + 1)
+    return (real, control, real - control, low, high)
+
+
+# --- several independent groups; Mann-Whitney U between groups of units --------------------------------------
+
+
+def groups_bootstrap_interval(
+    statistic: Callable[[list[np.ndarray]], float],
+    sizes: Sequence[int],
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic([indices of group 0, indices of group 1, ...])`.
+
+    Every group is resampled with replacement on its own (universal neurons and their comparison sample, in a
+    trained model and in its untrained control: four independent sets of units). (nan, nan) when a group has
+    fewer than 2 units or most resamples give a non-finite statistic.
+    """
+    if not sizes or min(sizes) < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    values = np.array(
+        [statistic([rng.integers(0, n, n) for n in sizes]) for _ in range(n_boot)],
+        dtype=np.float64,
+    )
+    values = values[np.isfinite(values)]
+    if len(values) < n_boot // 2:
+        return (math.nan, math.nan)
+    alpha = (1 - level) / 2
+    return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
+
+
+def group_pair_u(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mann-Whitney U of every column between every ordered pair of groups of rows (documents, contexts).
+
+    u[k, i, j] counts the pairs (x in group i, y in group j) with x > y in column k, ties counting 1/2. The
+    AUROC of a set of groups against another, with groups drawn any number of times, follows without re-ranking
+    (`weighted_group_auroc`), so a bootstrap over groups is exact and cheap. O(rows x groups) per column.
+
+    Args:
+        values: [rows, columns].
+        groups: [rows] group label of each row.
+
+    Returns:
+        (the distinct groups [G], their sizes [G], u [columns, G, G]).
+    """
+    values = np.asarray(values)
+    uniq, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = len(uniq)
+    sizes = np.bincount(inverse, minlength=n_groups)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    u = np.empty((values.shape[1], n_groups, n_groups))
+    for k in range(values.shape[1]):
+        distinct, block = np.unique(values[:, k], return_inverse=True)
+        counts = np.bincount(block * n_groups + inverse, minlength=len(distinct) * n_groups)
+        counts = counts.reshape(len(distinct), n_groups).astype(np.float64)
+        below = np.cumsum(counts, axis=0) - counts + 0.5 * counts  # per value: group j's rows below it (ties 1/2)
+        u[k] = np.add.reduceat(below[block[order]], starts, axis=0)
+    return uniq, sizes, u
+
+
+def weighted_group_auroc(u: np.ndarray, sizes: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC of every column for "row is in a positive group", each group counted `weights[g]` times.
+
+    Args:
+        u: [columns, G, G] from `group_pair_u`.
+        sizes: [G] rows per group.
+        positive: [G] bool.
+        weights: [G] how often each group is drawn (ones: the sample itself; bootstrap counts otherwise).
+
+    Returns:
+        [columns] AUROC; NaN when either side has no rows.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    w = np.asarray(weights, dtype=np.float64)
+    wp, wn = w * positive, w * ~positive
+    den = float(wp @ sizes) * float(wn @ sizes)
+    if den == 0:
+        return np.full(u.shape[0], math.nan)
+    return (u @ wn) @ wp / den
