@@ -11,13 +11,16 @@ Choices fixed before any result (the criteria repeat them):
     the start token alone, so this equals the paper's BOS-only forward pass), divided by the mean ‖W_O v_s‖ over
     the other positions that do not hold the start token; the key number is the median over all heads. GQA: a
     query head reads the value of its kv head h // (n_heads / n_kv_heads). Control: untrained initialisations of
-    the same config (the family's controls, else `fixtures.models.untrained_controls`, built once and cached).
+    the same config (the family's controls, else `fixtures.models.untrained_controls`, built once and cached);
+    effect: median log10(mean ‖W_O v_s‖ / ‖W_O v_BOS‖) over heads, trained - untrained, two-sample bootstrap
+    over heads.
   * A2. k_BOS from a forward pass of the start token alone; scores for every (MLP neuron of layer l, head of a
     later layer); baseline: as many seeded Gaussian unit directions per layer. b_Q and the destination's norm scale
     are ignored, as in the paper. Rotary models: k_BOS at position 0 is unrotated, and the heuristic is taken at
     relative offset 0, i.e. without the query's rotation (the paper's formula; A3 measures whether it still
     predicts the effect). For gated MLPs the sign of w_out is arbitrary, but every A2 criterion uses |h|, which
-    does not depend on it.
+    does not depend on it. Effect: the tail-quantile ratio real / random with a two-sample bootstrap over
+    neurons (each neuron's scores resampled together).
   * A3. For the top-|h| neuron of each of the 10 heads with the largest max |h|, and for 10 seeded random
     (neuron, later head) pairs: the neuron's contribution a_n·w_out is removed from the residual entering the
     head's layer at destination positions in the second half of each context, with that layer's keys and values
@@ -26,6 +29,7 @@ Choices fixed before any result (the criteria repeat them):
     0) and Δnorm = (‖z_clean‖ - ‖z_ablated‖) / ‖z_clean‖ (the head's output before W_O); both are the neuron's
     contribution, so a deactivation neuron (h > 0) gives ρ(a_n, Δp_BOS) > 0 and ρ(Δp_BOS, Δnorm) < 0. a_n and
     w_out are used raw (no sign flip): h and the ablation flip together, so the sign test is invariant.
+    Effect: mean sign(h)·ρ(a_n, Δp_BOS) over the top pairs - mean |ρ| over the random pairs (Welch over pairs).
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ import numpy as np
 from claims.context import ClaimContext, NotApplicable
 from claims.lib.interventions import single_threaded
 from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Evidence
+from claims.verdict import Axis, Effect, Evidence, Part, part
 from fixtures import hooks
-from fixtures.models import ModelRef, untrained_controls
+from fixtures.models import ModelRef
 
 A1_TOKENS = {"full": 2_048, "small": 8_192}
 A3_CONTEXTS = 32
@@ -112,23 +116,49 @@ def value_norms(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
     return bench.derived("bos-value-norms", VALUE_NORMS_VERSION, inputs, single_threaded(compute))
 
 
-def control_models(ctx: ClaimContext) -> tuple[ModelRef, ...]:
-    """Untrained initialisations of the row model's config: the family's controls, else one built from its config."""
-    if ctx.family is not None and ctx.family.controls:
-        return ctx.family.controls
-    return untrained_controls(ctx.model, ctx.model.name)[:1]
+def silencing(ratio: np.ndarray) -> np.ndarray:
+    """Per head: log10(mean ‖W_O v_s‖ / ‖W_O v_BOS‖), how many orders of magnitude quieter BOS is (0: not at all)."""
+    return -np.log10(np.asarray(ratio, dtype=np.float64).reshape(-1))
 
 
-def off_switch_decision(
+def off_switch_effect(trained: np.ndarray, controls: list[np.ndarray], seed: int, threshold: float) -> Effect:
+    """A1's effect: median BOS silencing over heads, trained - untrained (heads pooled over the initialisations).
+
+    The 95 % interval is a two-sample percentile bootstrap over heads (trained heads and control heads drawn
+    independently); a model whose BOS value is as loud as its initialisation's has an effect near 0.
+    """
+    from claims.lib.inference import two_sample_bootstrap_interval
+
+    a = silencing(trained)
+    b = np.concatenate([silencing(c) for c in controls]) if controls else np.array([])
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    measured = float(np.median(a)) if len(a) else math.nan
+    control = float(np.median(b)) if len(b) else math.nan
+    low, high = two_sample_bootstrap_interval(
+        lambda ia, ib: float(np.median(a[ia]) - np.median(b[ib])), len(a), len(b), seed=seed
+    )
+    return Effect(
+        name="median BOS silencing log10(other / BOS) over heads: trained - untrained",
+        measured=measured,
+        control=control,
+        value=measured - control,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name=f"untrained initialisations of the same config ({len(controls)})",
+        method="two-sample percentile bootstrap over heads, 1000",
+    )
+
+
+def off_switch_parts(
     median_ratio: float, control_medians: list[float], scale: str, thresholds: dict[str, float]
-) -> tuple[bool, str | None]:
-    """A1's criterion; returns (passed, reason it is INCONCLUSIVE or None)."""
-    below = median_ratio <= thresholds["max_median_ratio"]
-    if scale == "full":
-        return bool(below), None
-    if not control_medians:
-        return False, "no untrained control to compare with"
-    return bool(below and median_ratio < min(control_medians)), None
+) -> list[Part]:
+    """A1's point clauses: the median head ratio is small and (small scale) below every initialisation's."""
+    parts = [part("median ‖W_O v_BOS‖ / mean ‖W_O v_s‖ over heads", median_ratio, "<=", thresholds["max_median_ratio"])]
+    if scale == "small":
+        lowest = min(control_medians) if control_medians else math.nan
+        parts.append(part("median head ratio - lowest untrained median", median_ratio - lowest, "<", 0.0))
+    return parts
 
 
 @claim(
@@ -141,12 +171,17 @@ def off_switch_decision(
     needs=Needs(untrained_control=True),
     criterion=Criterion(
         full="the median over heads of ‖W_O v_BOS‖ / mean ‖W_O v_s‖ (s: positions not holding the start token; GQA "
-        "heads read their kv head) is <= {max_median_ratio}; untrained initialisations reported as control",
+        "heads read their kv head) is <= {max_median_ratio}; and the median over heads of log10(mean ‖W_O v_s‖ / "
+        "‖W_O v_BOS‖), trained - untrained initialisations of the same config (heads pooled), has a 95 % lower bound "
+        "(two-sample bootstrap over heads) > {min_effect} (no initialisation available: INCONCLUSIVE)",
         small="the median over heads of ‖W_O v_BOS‖ / mean ‖W_O v_s‖ is <= {max_median_ratio} and smaller than every "
-        "untrained initialisation's median (none available: INCONCLUSIVE)",
-        thresholds_full={"max_median_ratio": 0.2},
-        thresholds_small={"max_median_ratio": 0.5},
+        "untrained initialisation's median; and the median log10(mean ‖W_O v_s‖ / ‖W_O v_BOS‖), trained - untrained "
+        "(heads pooled), has a 95 % lower bound (two-sample bootstrap over heads) > {min_effect} (none available: "
+        "INCONCLUSIVE)",
+        thresholds_full={"max_median_ratio": 0.2, "min_effect": 0.0},
+        thresholds_small={"max_median_ratio": 0.5, "min_effect": 0.0},
     ),
+    version=2,
     min_tokens=1_024,
     key_tolerance=0.05,
 )
@@ -154,19 +189,23 @@ def bos_off_switch(ctx: ClaimContext) -> Evidence:
     trained = value_norms(ctx, ctx.model)
     ratio = trained["ratio"]
     median = float(np.median(ratio))
-    controls = {}
-    for ref in control_models(ctx):
-        controls[ref.name] = float(np.median(value_norms(ctx, ref)["ratio"]))
-    passed, inconclusive = off_switch_decision(
-        median, list(controls.values()), ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale))
-    )
+    controls: dict[str, np.ndarray] = {}
+    for ref in ctx.untrained_controls():
+        controls[ref.name] = np.asarray(value_norms(ctx, ref)["ratio"])
+    medians = {name: float(np.median(r)) for name, r in controls.items()}
+    thresholds = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    parts = off_switch_parts(median, list(medians.values()), ctx.scale, thresholds)
+    effect = off_switch_effect(ratio, list(controls.values()), ctx.workbench.settings.seed, thresholds["min_effect"])
     layer_medians = np.median(ratio, axis=1)
     return ctx.evidence(
-        passed,
         key=("median ‖W_O v_BOS‖ / mean other", median),
         reason=f"median head ratio {median:.3f} (1/{1 / median:.1f}) over {ratio.size} heads; {int((ratio < 0.2).sum())} heads "
-        f"below 0.2; untrained medians " + (", ".join(f"{v:.3f}" for v in controls.values()) or "none"),
-        inconclusive=inconclusive,
+        f"below 0.2; untrained medians "
+        + (", ".join(f"{v:.3f}" for v in medians.values()) or "none")
+        + f"; silencing trained - untrained {effect.value:.3f} (95 % CI {effect.low:.3f} to {effect.high:.3f})",
+        inconclusive=None if controls else "no untrained initialisation to compare with",
+        parts=parts,
+        effect=effect,
         measured={
             "median_ratio": median,
             "per_layer_median": layer_medians.tolist(),
@@ -174,7 +213,7 @@ def bos_off_switch(ctx: ClaimContext) -> Evidence:
             "share_heads_below_0.2": float((ratio < 0.2).mean()),
             "n_other_positions": trained["n_other"],
         },
-        control={"untrained_median_ratio": controls},
+        control={"untrained_median_ratio": medians},
         n_tokens=trained["n_tokens"],
         figures={
             "scatter": {
@@ -196,7 +235,7 @@ def heuristic_scores(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
 
     Returns:
         {"real": [L, d_mlp, L, H] float32 (NaN where the head is not later), "random": flat finite scores,
-         "k_bos_norm": [L, n_kv]}.
+         "random_full": the random directions' scores shaped like "real", "k_bos_norm": [L, n_kv]}.
     """
     bench = ctx.workbench
 
@@ -214,7 +253,12 @@ def heuristic_scores(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
         gen = torch.Generator().manual_seed(bench.settings.seed)
         random = bos_heuristic(torch.randn(W_out.shape, generator=gen), W_Q, k_bos)
         rand = random[torch.isfinite(random)]
-        return {"real": real.numpy(), "random": rand.numpy(), "k_bos_norm": k_bos.norm(dim=-1).numpy()}
+        return {
+            "real": real.numpy(),
+            "random": rand.numpy(),
+            "random_full": random.numpy(),
+            "k_bos_norm": k_bos.norm(dim=-1).numpy(),
+        }
 
     return bench.memo(("bos-heuristic", ref.identity(), bench.settings.seed), single_threaded(compute))
 
@@ -246,8 +290,8 @@ def bos_keys(ctx: ClaimContext, ref: ModelRef) -> np.ndarray:
 
 def tail_decision(
     real: np.ndarray, random: np.ndarray, scale: str, thresholds: dict[str, float]
-) -> tuple[bool, dict[str, float]]:
-    """A2's criterion on the finite scores (|h| is taken here)."""
+) -> tuple[list[Part], dict[str, float]]:
+    """A2's point clauses on the finite scores (|h| is taken here): (parts, details)."""
     a, r = np.abs(real[np.isfinite(real)]), np.abs(random[np.isfinite(random)])
     q999 = float(np.quantile(a, 0.999) / np.quantile(r, 0.999))
     q9999 = float(np.quantile(a, 0.9999) / np.quantile(r, 0.9999))
@@ -260,10 +304,49 @@ def tail_decision(
         "max_abs_random": float(r.max()),
     }
     if scale == "full":
-        passed = beyond >= thresholds["min_share_beyond"] and q9999 >= thresholds["min_ratio_9999"]
+        parts = [
+            part("share of real pairs beyond the random max |h|", beyond, ">=", thresholds["min_share_beyond"]),
+            part("|h| p99.99 real / random", q9999, ">=", thresholds["min_ratio_9999"]),
+        ]
     else:
-        passed = q999 >= thresholds["min_ratio_999"]
-    return bool(passed), details
+        parts = [part("|h| p99.9 real / random", q999, ">=", thresholds["min_ratio_999"])]
+    return parts, details
+
+
+TAIL_Q = {"full": 0.9999, "small": 0.999}  # the tail quantile of A2's effect at each scale
+
+
+def tail_effect(real: np.ndarray, random: np.ndarray, q: float, seed: int, threshold: float) -> Effect:
+    """A2's effect: the q-quantile of |h|, real neurons / random directions, with a bootstrap over neurons.
+
+    real, random: [L, d_mlp, L, H] scores (NaN where the head is not later). The unit of inference is the
+    neuron (or random direction): all its scores are resampled together, on each side independently.
+    """
+    from claims.lib.inference import ClusterTail, two_sample_bootstrap_interval
+
+    def tail(scores: np.ndarray) -> ClusterTail:
+        rows = np.broadcast_to(
+            np.arange(scores.shape[0] * scores.shape[1]).reshape((*scores.shape[:2], 1, 1)), scores.shape
+        )
+        return ClusterTail(np.abs(scores), rows, q)
+
+    a, b = tail(real), tail(random)
+    measured, control = a.quantile(q), b.quantile(q)
+    low, high = two_sample_bootstrap_interval(
+        lambda ia, ib: a.resampled(ia, q) / b.resampled(ib, q), a.n_clusters, b.n_clusters, seed=seed
+    )
+    return Effect(
+        name=f"|h| p{100 * q:g}: real neurons / random directions",
+        measured=measured,
+        control=control,
+        value=measured / control if control > 0 else math.nan,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name="seeded Gaussian directions, as many per layer as neurons",
+        method="two-sample percentile bootstrap over neurons / directions, 1000",
+        scale="ratio",
+    )
 
 
 def _figure_sample(values: np.ndarray, n: int, seed: int, keep_above: float | None = None) -> list[float]:
@@ -287,17 +370,26 @@ def _figure_sample(values: np.ndarray, n: int, seed: int, keep_above: float | No
     criterion=Criterion(
         full="a share >= {min_share_beyond} of real pairs exceeds the random directions' max |h|, and the 99.99th "
         "percentile of |h| is >= {min_ratio_9999} x the random directions' (k_BOS from the start token alone; "
-        "GQA heads read their kv head; rotary: offset 0)",
-        small="the 99.9th percentile of |h| over real pairs is >= {min_ratio_999} x that of random unit directions",
-        thresholds_full={"min_share_beyond": 1e-4, "min_ratio_9999": 2.0},
-        thresholds_small={"min_ratio_999": 1.5},
+        "GQA heads read their kv head; rotary: offset 0); and the 95 % lower bound of that ratio (two-sample "
+        "bootstrap over neurons and random directions) is > {min_ratio_low}; a single layer: NOT_APPLICABLE",
+        small="the 99.9th percentile of |h| over real pairs is >= {min_ratio_999} x that of random unit directions, "
+        "and the ratio's 95 % lower bound (two-sample bootstrap over neurons and random directions) is > "
+        "{min_ratio_low}; a single layer: NOT_APPLICABLE",
+        thresholds_full={"min_share_beyond": 1e-4, "min_ratio_9999": 2.0, "min_ratio_low": 1.0},
+        thresholds_small={"min_ratio_999": 1.5, "min_ratio_low": 1.0},
     ),
+    version=2,
     key_tolerance=0.3,
 )
 def bos_heuristic_tails(ctx: ClaimContext) -> Evidence:
     scores = heuristic_scores(ctx, ctx.model)
     real, rand = scores["real"], scores["random"]
-    passed, details = tail_decision(real, rand, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    if not np.isfinite(real).any():
+        raise NotApplicable("precondition: an attention layer after an MLP layer; the model has a single layer")
+    parts, details = tail_decision(real, rand, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    effect = tail_effect(
+        real, scores["random_full"], TAIL_Q[ctx.scale], ctx.workbench.settings.seed, ctx.threshold("min_ratio_low")
+    )
     key = "tail_ratio_p99.99" if ctx.scale == "full" else "tail_ratio_p99.9"
     flat = real[np.isfinite(real)]
     idx = np.unravel_index(np.nanargmax(np.abs(real)), real.shape)
@@ -310,12 +402,14 @@ def bos_heuristic_tails(ctx: ClaimContext) -> Evidence:
     }
     seed = ctx.workbench.settings.seed
     return ctx.evidence(
-        passed,
+        parts=parts,
+        effect=effect,
         key=(f"|h| {key.split('_')[-1]} real / random", details[key]),
         reason=f"{flat.size:,} pairs: |h| p99.9 ratio {details['tail_ratio_p99.9']:.2f}, p99.99 ratio "
         f"{details['tail_ratio_p99.99']:.2f}, {details['share_beyond_random_max']:.2e} beyond the random max "
         f"{details['max_abs_random']:.2f}; real range {np.nanmin(real):.2f}..{np.nanmax(real):.2f}; top pair "
-        f"L{top['layer']}.{top['neuron']} -> A{top['head_layer']}H{top['head']} (h = {top['h']:.2f})",
+        f"L{top['layer']}.{top['neuron']} -> A{top['head_layer']}H{top['head']} (h = {top['h']:.2f}); "
+        f"{effect.name} {effect.value:.2f} (95 % CI {effect.low:.2f} to {effect.high:.2f})",
         measured={
             **details,
             "n_pairs": int(flat.size),
@@ -482,8 +576,8 @@ def path_ablation(ctx: ClaimContext, ref: ModelRef, pairs: list[tuple[int, ...]]
 
 def path_decision(
     top: list[dict[str, Any]], random: list[dict[str, Any]], scale: str, thresholds: dict[str, float]
-) -> tuple[bool, dict[str, Any]]:
-    """A3's criterion.
+) -> tuple[list[Part], dict[str, Any]]:
+    """A3's point clauses: (parts, details).
 
     Args:
         top: per top pair {"h", "rho_act" = ρ(a_n, Δp_BOS), "rho_norm" = ρ(Δp_BOS, Δnorm)}, best head first.
@@ -494,27 +588,69 @@ def path_decision(
     rand_abs = np.array([abs(r["rho_act"]) for r in random], dtype=float)
     rand_abs = np.where(np.isfinite(rand_abs), rand_abs, 0.0)
     if scale == "full":
-        ok = [
-            bool(
-                np.sign(p["rho_act"]) == np.sign(p["h"])
-                and abs(p["rho_act"]) >= thresholds["min_abs_rho"]
-                and p["rho_norm"] <= thresholds["max_norm_rho"]
-            )
-            for p in top
-        ]
+        sign_ok = [bool(np.sign(p["rho_act"]) == np.sign(p["h"])) for p in top]
+        rho_ok = [bool(abs(p["rho_act"]) >= thresholds["min_abs_rho"]) for p in top]
+        norm_ok = [bool(p["rho_norm"] <= thresholds["max_norm_rho"]) for p in top]
+        ok = [a and b and c for a, b, c in zip(sign_ok, rho_ok, norm_ok, strict=True)]
         head_share = 100 * float(np.mean(ok)) if ok else 0.0
         random_share = 100 * float(np.mean(rand_abs < thresholds["random_abs_rho"])) if len(rand_abs) else 0.0
-        passed = (
-            len(top) >= thresholds["n_heads"]
-            and head_share >= thresholds["min_share_pct"]
-            and random_share >= thresholds["min_share_pct"]
-        )
-        return bool(passed), {"heads_ok": ok, "head_share_pct": head_share, "random_small_share_pct": random_share}
+        parts = [
+            part("top heads with a selected neuron", len(top), ">=", thresholds["n_heads"]),
+            part(
+                "% of top heads confirmed (sign, |ρ|, ρ(Δp_BOS, Δnorm))", head_share, ">=", thresholds["min_share_pct"]
+            ),
+            part(
+                f"% of random pairs with |ρ(a_n, Δp_BOS)| < {thresholds['random_abs_rho']:g}",
+                random_share,
+                ">=",
+                thresholds["min_share_pct"],
+            ),
+        ]
+
+        def share(flags: list[bool]) -> float:
+            return 100 * float(np.mean(flags)) if flags else 0.0
+
+        details = {
+            "heads_ok": ok,
+            "head_share_pct": head_share,
+            "random_small_share_pct": random_share,
+            "sign_match_pct": share(sign_ok),
+            "abs_rho_ok_pct": share(rho_ok),
+            "norm_rho_ok_pct": share(norm_ok),
+        }
+        return parts, details
     first = top[0] if top else {"h": math.nan, "rho_act": math.nan}
     signed = float(np.sign(first["h"]) * first["rho_act"])
     median = float(np.median(rand_abs)) if len(rand_abs) else math.nan
-    passed = signed >= thresholds["min_abs_rho"] and median < thresholds["random_median_abs_rho"]
-    return bool(passed), {"top_signed_rho": signed, "random_median_abs_rho": median}
+    parts = [
+        part("sign(h)·ρ(a_n, Δp_BOS) of the top pair", signed, ">=", thresholds["min_abs_rho"]),
+        part("median |ρ(a_n, Δp_BOS)| of random pairs", median, "<", thresholds["random_median_abs_rho"]),
+    ]
+    return parts, {"top_signed_rho": signed, "random_median_abs_rho": median}
+
+
+def path_effect(top: list[dict[str, Any]], random: list[dict[str, Any]], threshold: float) -> Effect:
+    """A3's effect: mean sign(h)·ρ(a_n, Δp_BOS) over the top pairs - mean |ρ(a_n, Δp_BOS)| over random pairs.
+
+    The random pairs enter with |ρ| (a correlation of either sign counts against the heuristic); Welch t interval
+    over pairs. Pairs whose ρ is undefined (a neuron silent at every destination) are left out.
+    """
+    from claims.lib.inference import mean_difference
+
+    signed = np.array([np.sign(p["h"]) * p["rho_act"] for p in top], dtype=float)
+    rand_abs = np.abs(np.array([r["rho_act"] for r in random], dtype=float))
+    diff, low, high = mean_difference(signed, rand_abs)
+    return Effect(
+        name="sign(h)·ρ(a_n, Δp_BOS): top pairs - |ρ| of random pairs",
+        measured=float(np.nanmean(signed)) if np.isfinite(signed).any() else math.nan,
+        control=float(np.nanmean(rand_abs)) if np.isfinite(rand_abs).any() else math.nan,
+        value=diff,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name=f"{len(random)} seeded random (neuron, later head) pairs",
+        method="Welch t over pairs",
+    )
 
 
 @claim(
@@ -529,19 +665,25 @@ def path_decision(
     criterion=Criterion(
         full="for the top-|h| neuron of each of the {n_heads} heads with the largest max |h|: sign(ρ(a_n, Δp_BOS)) = "
         "sign(h), |ρ| >= {min_abs_rho} and ρ(Δp_BOS, Δnorm) <= {max_norm_rho} in >= {min_share_pct} % of the heads; "
-        "for 10 seeded random pairs |ρ(a_n, Δp_BOS)| < {random_abs_rho} in >= {min_share_pct} %; query-path "
-        "ablation over destinations in the second half of 32 contexts, Δ = clean - ablated",
+        "for 10 seeded random pairs |ρ(a_n, Δp_BOS)| < {random_abs_rho} in >= {min_share_pct} %; and the mean "
+        "sign(h)·ρ(a_n, Δp_BOS) over the top pairs - the mean |ρ| over the random pairs has a 95 % lower bound "
+        "(Welch t over pairs) > {min_effect}; query-path ablation over destinations in the second half of 32 "
+        "contexts, Δ = clean - ablated; a single layer: NOT_APPLICABLE",
         small="for the top-|h| pair: sign(h)·ρ(a_n, Δp_BOS) >= {min_abs_rho}, and the median |ρ(a_n, Δp_BOS)| over 10 "
-        "seeded random pairs is < {random_median_abs_rho}; ablation as at full scale",
+        "seeded random pairs is < {random_median_abs_rho}; and the mean sign(h)·ρ(a_n, Δp_BOS) over the 10 top pairs "
+        "- the mean |ρ| over the random pairs has a 95 % lower bound (Welch t over pairs) > {min_effect}; ablation as "
+        "at full scale; a single layer: NOT_APPLICABLE",
         thresholds_full={
             "n_heads": 10,
             "min_abs_rho": 0.5,
             "max_norm_rho": -0.5,
             "min_share_pct": 80.0,
             "random_abs_rho": 0.2,
+            "min_effect": 0.3,
         },
-        thresholds_small={"min_abs_rho": 0.3, "random_median_abs_rho": 0.1},
+        thresholds_small={"min_abs_rho": 0.3, "random_median_abs_rho": 0.1, "min_effect": 0.2},
     ),
+    version=2,
     min_tokens=1_024,
     key_tolerance=0.1,
 )
@@ -552,7 +694,7 @@ def path_ablation_claim(ctx: ClaimContext) -> Evidence:
     scores = heuristic_scores(ctx, ctx.model)
     real = scores["real"]
     if not np.isfinite(real).any():
-        raise NotApplicable("the model has a single layer: no head comes after an MLP")
+        raise NotApplicable("precondition: an attention layer after an MLP layer; the model has a single layer")
     seed = ctx.workbench.settings.seed
     top_pairs, random_pairs = ablation_pairs(real, N_TOP_HEADS, N_RANDOM_PAIRS, seed)
     result = path_ablation(ctx, ctx.model, top_pairs + random_pairs)
@@ -572,20 +714,23 @@ def path_ablation_claim(ctx: ClaimContext) -> Evidence:
             }
         )
     top, rand = rows[: len(top_pairs)], rows[len(top_pairs) :]
-    passed, details = path_decision(top, rand, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    parts, details = path_decision(top, rand, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    effect = path_effect(top, rand, ctx.threshold("min_effect"))
     if ctx.scale == "full":
         key = ("share of top heads confirmed", details["head_share_pct"] / 100)
     else:
         key = ("sign(h)·ρ(a_n, Δp_BOS), top pair", details["top_signed_rho"])
     first = result["pairs"][0]
     return ctx.evidence(
-        passed,
+        parts=parts,
+        effect=effect,
         key=key,
         reason=f"top pair {top[0]['pair']} (h = {top[0]['h']:.2f}): ρ(a, Δp_BOS) = {top[0]['rho_act']:.2f}, ρ(Δp_BOS, Δnorm) = "
         f"{top[0]['rho_norm']:.2f}; top heads with sign match and |ρ| >= 0.5: "
         f"{sum(np.sign(r['rho_act']) == np.sign(r['h']) and abs(r['rho_act']) >= 0.5 for r in top)}/{len(top)}; "
         f"random pairs median |ρ| {np.median([abs(r['rho_act']) for r in rand]):.2f}; median mean |Δp_BOS| top "
-        f"{np.median([r['mean_abs_delta_bos'] for r in top]):.2e} vs random {np.median([r['mean_abs_delta_bos'] for r in rand]):.2e}",
+        f"{np.median([r['mean_abs_delta_bos'] for r in top]):.2e} vs random {np.median([r['mean_abs_delta_bos'] for r in rand]):.2e}; {effect.name} {effect.value:.2f} (95 % CI "
+        f"{effect.low:.2f} to {effect.high:.2f})",
         measured={
             "top_pairs": top,
             **details,

@@ -10,7 +10,8 @@ Method, as pre-registered in the criteria:
     and vocab_var <= its 0.1st percentile (lowest vocab_var wins). Small scale: among final-layer neurons whose
     w_out has > 50 % of its energy in the bottom 5 % singular subspace of W_U (as a map from the residual
     stream: the left singular vectors; centred subspace for LayerNorm), the one maximising ‖w_out‖² x that share.
-    No candidate: INCONCLUSIVE. The best near-candidate is still measured and reported (exploratory).
+    No candidate: NOT_APPLICABLE (the claim is about such a neuron; the reason names the rule and the nearest
+    neuron). E2 needs E1's candidate, so it is NOT_APPLICABLE too.
   * Intervention. The neuron's activation (`mlp.hook_post`; for gated MLPs silu(gate)·up) is fixed at every
     position to s·g·A for g in MULTIPLIERS, where A is the candidate's 99.9th percentile of |activation| on the
     sample (start positions left out) and s the sign of its activation skew (+1 for GELU models, whose outputs are
@@ -27,11 +28,16 @@ Method, as pre-registered in the criteria:
     percentile (the authors' `sample_baseline_neurons`); small scale: final layer.
   * E2: the anti-entropy partner is the most negative cosine (of sign-corrected output directions) among
     high-norm neurons (l2_penalty >= the 95th percentile) in the last two layers; its slopes are taken over
-    g <= 1 (the paper's [0, 2] of [0, 6]), on its own activation scale.
+    g <= 1 (the paper's [0, 2] of [0, 6]), on its own activation scale; E1's baselines are fixed to the same
+    magnitudes as its control.
+  * Effects against the control (they decide too): the candidate's entropy slope (E1) or the partner's entropy
+    reduction (E2) minus the baselines' mean, with a t prediction interval over the 20 baselines (the interval
+    of the difference between the neuron and a new random neuron): its lower end must be > 0.
 X1 (weights plus the activation sign): among neurons with vocabulary kurtosis above the cut, same-layer pairs
 with cos(w_out) <= -0.5 must be >= 5x as common as among all same-layer pairs. For gated MLPs the sign of w_out
 is arbitrary (flipping the up projection flips it), so cosines use sign(activation skew)·w_out, as in
-prediction.py.
+prediction.py. Effect: the labelled antipodal share minus the all-pairs share (Newcombe interval over pairs).
+Precondition: prediction neurons by P1's rule (none: NOT_APPLICABLE).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from claims.context import ClaimContext, NotApplicable
 from claims.lib.interventions import single_threaded
 from claims.papers.universal_neurons.measures import weight_table
 from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Evidence
+from claims.verdict import Axis, Effect, Evidence, Part, part
 from fixtures import hooks
 from fixtures.activations import MLP_POST_MOMENTS
 from fixtures.models import LoadedModel, ModelRef
@@ -500,8 +506,13 @@ def curve_slopes(result: dict[str, Any], upto: int | None = None) -> dict[str, n
     return {m: np.array([float(ols_slope(x, np.asarray(r[m])[:upto])) for r in result["neurons"]]) for m in METRICS}
 
 
-def entropy_decision(result: dict[str, Any], scale: str, thresholds: dict[str, float]) -> tuple[bool, dict[str, Any]]:
-    """E1's criterion on intervention curves whose first neuron row is the candidate and the rest the baselines."""
+def entropy_decision(
+    result: dict[str, Any], scale: str, thresholds: dict[str, float]
+) -> tuple[list[Part], dict[str, Any]]:
+    """E1's point clauses on intervention curves whose first neuron row is the candidate and the rest the baselines.
+
+    Returns (parts, details); details["checks"] repeats each clause's outcome by its criterion label.
+    """
     slopes = curve_slopes(result)
     s_c, s_b = float(slopes["scale"][0]), slopes["scale"][1:]
     e_c, e_b = float(slopes["entropy"][0]), slopes["entropy"][1:]
@@ -521,30 +532,86 @@ def entropy_decision(result: dict[str, Any], scale: str, thresholds: dict[str, f
     }
     if scale == "full":
         rel = abs(d_rr_c) / rr[0][0] if rr[0][0] > 0 else math.inf
-        checks = {
-            "b_scale": bool(s_c > 0 and s_c >= thresholds["scale_ratio"] * max_abs_b),
-            "c_entropy": bool(e_c > 0 and e_c > float(np.max(e_b))),
-            "d_ranks": bool(abs(d_rr_c) <= float(np.median(np.abs(d_rr_b))) or rel < thresholds["mrr_rel"]),
+        rank_bound = max(float(np.median(np.abs(d_rr_b))), thresholds["mrr_rel"] * float(rr[0][0]))
+        labelled = {
+            "b_scale_positive": part("(b) scale slope", s_c, ">", 0.0),
+            "b_scale_ratio": part(
+                "(b) scale slope / max |baseline scale slope|", ratio, ">=", thresholds["scale_ratio"]
+            ),
+            "c_entropy_positive": part("(c) entropy slope", e_c, ">", 0.0),
+            "c_entropy_above_baselines": part(
+                "(c) entropy slope - max baseline entropy slope", e_c - float(np.max(e_b)), ">", 0.0
+            ),
+            "d_ranks": part(
+                "(d) |dMRR(0 -> 3A)| vs max(baselines' median |dMRR|, mrr_rel x MRR at 0)",
+                abs(d_rr_c),
+                "<=",
+                rank_bound,
+            ),
         }
         details["relative_delta_mrr"] = rel
     else:
         q = thresholds["baseline_pct"]
-        checks = {
-            "ii_scale": bool(s_c > float(np.percentile(s_b, q))),
-            "ii_entropy": bool(e_c > float(np.percentile(e_b, q))),
+        labelled = {
+            "ii_scale": part(f"(ii) scale slope vs baselines' p{q:g}", s_c, ">", float(np.percentile(s_b, q))),
+            "ii_entropy": part(f"(ii) entropy slope vs baselines' p{q:g}", e_c, ">", float(np.percentile(e_b, q))),
         }
-    details["checks"] = checks
-    return all(checks.values()), details
+    details["checks"] = {k: v.passed for k, v in labelled.items()}
+    return list(labelled.values()), details
+
+
+def entropy_effect(result: dict[str, Any], threshold: float) -> Effect:
+    """E1's effect: the candidate's entropy slope - the baselines' mean, with a t prediction interval over them."""
+    from claims.lib.inference import difference_from_sample
+
+    slopes = curve_slopes(result)["entropy"]
+    diff, low, high = difference_from_sample(float(slopes[0]), slopes[1:])
+    return Effect(
+        name="entropy slope (nats per unit activation): candidate - random baseline neurons",
+        measured=float(slopes[0]),
+        control=float(np.mean(slopes[1:])) if len(slopes) > 1 else math.nan,
+        value=diff,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name=f"{len(slopes) - 1} seeded random baseline neurons, same fixed magnitudes",
+        method="t prediction interval over the baseline neurons (candidate vs a new random neuron)",
+    )
 
 
 def anti_entropy_decision(
     cosine: float, slopes: dict[str, float], scale: str, thresholds: dict[str, float]
-) -> tuple[bool, dict[str, bool]]:
-    """E2's criterion: antipodal to the entropy neuron and lowering entropy (and, full scale, the norm scale)."""
-    checks = {"cosine": bool(cosine <= thresholds["max_cos"]), "entropy_slope": bool(slopes["entropy"] < 0)}
+) -> list[Part]:
+    """E2's point clauses: antipodal to the entropy neuron and lowering entropy (and, full scale, the norm scale)."""
+    parts = [
+        part("cos(partner, entropy neuron)", cosine, "<=", thresholds["max_cos"]),
+        part("partner entropy slope, g <= 1", slopes["entropy"], "<", 0.0),
+    ]
     if scale == "full":
-        checks["scale_slope"] = bool(slopes["scale"] < 0)
-    return all(checks.values()), checks
+        parts.append(part("partner scale slope, g <= 1", slopes["scale"], "<", 0.0))
+    return parts
+
+
+def anti_entropy_effect(result: dict[str, Any], threshold: float) -> Effect:
+    """E2's effect: the partner's entropy reduction per unit activation (g <= 1) - the random baselines' mean.
+
+    `result`'s first row is the partner, the rest random baseline neurons fixed to the same magnitudes.
+    """
+    from claims.lib.inference import difference_from_sample
+
+    reduction = -curve_slopes(result, RESTRICTED)["entropy"]
+    diff, low, high = difference_from_sample(float(reduction[0]), reduction[1:])
+    return Effect(
+        name="entropy reduction -d entropy / d activation (g <= 1): partner - random baseline neurons",
+        measured=float(reduction[0]),
+        control=float(np.mean(reduction[1:])) if len(reduction) > 1 else math.nan,
+        value=diff,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name=f"{len(reduction) - 1} seeded random baseline neurons, same fixed magnitudes",
+        method="t prediction interval over the baseline neurons (partner vs a new random neuron)",
+    )
 
 
 # --- E1 ----------------------------------------------------------------------------------------------------------
@@ -564,7 +631,8 @@ class EntropyRun:
 def entropy_run(ctx: ClaimContext) -> EntropyRun:
     """Select E1's candidate (thresholds of E1 at the row's scale), its baselines, and run the intervention.
 
-    Everything here is memoised on disk, so a re-run with a warm cache loads no model.
+    No candidate: NotApplicable (E1 and E2 are claims about an entropy neuron; a model without one does not meet
+    their precondition). Everything here is memoised on disk, so a re-run with a warm cache loads no model.
     """
     ref = ctx.model
     thresholds = dict(entropy_neuron.claim.criterion.thresholds(ctx.scale))  # type: ignore[attr-defined]
@@ -572,7 +640,12 @@ def entropy_run(ctx: ClaimContext) -> EntropyRun:
     n_layers = int(frame.layer.max()) + 1
     energy = null_space_energy(ctx, ref, frame, thresholds.get("bottom_frac", 0.05))
     cand = select_entropy_candidate(frame, energy, n_layers, ctx.scale, thresholds)
-    target = cand.neuron or cand.fallback
+    if cand.neuron is None:
+        raise NotApplicable(
+            f"precondition: an entropy-neuron candidate ({ctx.scale}-scale rule: {cand.rule}); none in "
+            f"{ref.name}: {cand.reason} (nearest L{cand.fallback[0]}.{cand.fallback[1]})"
+        )
+    target = cand.neuron
     base = baseline_neurons(frame, n_layers, ctx.scale, target, N_BASELINES, ctx.workbench.settings.seed)
     result = intervention_curves(ctx, ref, [target, *base], target)
     return EntropyRun(cand, target, base, result, frame)
@@ -600,26 +673,31 @@ def _curves_figure(result: dict[str, Any], label: str, xlabel: str) -> dict[str,
     criterion=Criterion(
         full="(b) the OLS slope of mean final-norm scale on the fixed activation is > 0 and >= {scale_ratio} x the "
         "largest |baseline slope|; (c) the entropy slope is > 0 and above every baseline's; (d) |dMRR(0 -> 3A)| <= "
-        "the baselines' median |dMRR| or < {mrr_rel} relative; candidate: a last-two-layer neuron with l2_penalty >= "
-        "p{l2_pct} and vocab_var <= p{vocab_var_pct} (none: INCONCLUSIVE); intervention: its activation (hook_post; "
+        "max(the baselines' median |dMRR|, {mrr_rel} x the candidate's MRR at 0); (e) the entropy slope - the "
+        "baselines' mean has a 95 % lower bound (t prediction interval over the baselines) > {min_effect}; "
+        "candidate: a last-two-layer neuron with l2_penalty >= p{l2_pct} and vocab_var <= p{vocab_var_pct} (none: "
+        "NOT_APPLICABLE); intervention: its activation (hook_post; "
         "gated MLPs: silu(gate)*up, signed by its activation skew) fixed at all positions to g x A, g in {{0, 0.5, 1, "
         "2, 3}}, A = its 99.9th percentile |activation|; the same magnitudes for 20 seeded random baselines from the "
         "last two layers (l2 <= p90, vocab_var >= p10)",
-        small="(ii) the candidate's scale and entropy slopes both exceed the baselines' {baseline_pct}th percentile; "
-        "candidate = the final-layer neuron maximising ||w_out||^2 x its energy share in the bottom-{bottom_frac} "
-        "fraction of W_U's singular directions, among shares > {min_energy} (none: INCONCLUSIVE); intervention as at full scale, "
-        "against 20 seeded random final-layer neurons",
-        thresholds_full={"l2_pct": 99.9, "vocab_var_pct": 0.1, "scale_ratio": 5.0, "mrr_rel": 0.01},
-        thresholds_small={"bottom_frac": 0.05, "min_energy": 0.5, "baseline_pct": 95.0},
+        small="(ii) the candidate's scale and entropy slopes both exceed the baselines' {baseline_pct}th percentile, "
+        "and its entropy slope - the baselines' mean has a 95 % lower bound (t prediction interval over the "
+        "baselines) > {min_effect}; candidate = the final-layer neuron maximising ||w_out||^2 x its energy share in "
+        "the bottom-{bottom_frac} fraction of W_U's singular directions, among shares > {min_energy} (none: "
+        "NOT_APPLICABLE); intervention as at full scale, against 20 seeded random final-layer neurons",
+        thresholds_full={"l2_pct": 99.9, "vocab_var_pct": 0.1, "scale_ratio": 5.0, "mrr_rel": 0.01, "min_effect": 0.0},
+        thresholds_small={"bottom_frac": 0.05, "min_energy": 0.5, "baseline_pct": 95.0, "min_effect": 0.0},
     ),
+    version=2,
     min_tokens=1_024,
     key_tolerance=0.5,
 )
 def entropy_neuron(ctx: ClaimContext) -> Evidence:
     run = entropy_run(ctx)
-    passed, details = entropy_decision(run.result, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    parts, details = entropy_decision(run.result, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    effect = entropy_effect(run.result, ctx.threshold("min_effect"))
     layer, neuron = run.measured_neuron
-    label = f"L{layer}.{neuron}" + ("" if run.candidate.neuron else " (near-candidate)")
+    label = f"L{layer}.{neuron}"
     res = run.result
     cand = res["neurons"][0]
     at_max = {  # the size of the effect at the largest grid value (3A), beside the slopes the criterion uses
@@ -632,12 +710,13 @@ def entropy_neuron(ctx: ClaimContext) -> Evidence:
         f"{max(details['baseline_entropy_slopes']):.4g}), dMRR {details['delta_mrr']:+.4f}; at 3A the scale moves "
         f"{100 * at_max['scale_relative']:+.2f} % and entropy {at_max['entropy_nats']:+.4f} nats; checks "
         + ", ".join(f"{k} {'ok' if v else 'failed'}" for k, v in details["checks"].items())
+        + f"; entropy slope vs baselines' mean {effect.value:+.4g} (95 % PI {effect.low:.4g} to {effect.high:.4g})"
     )
     return ctx.evidence(
-        passed,
+        parts=parts,
+        effect=effect,
         key=("scale slope / max |baseline slope|", details["scale_ratio_to_max_baseline"]),
         reason=reason,
-        inconclusive=None if run.candidate.neuron else f"no entropy-neuron candidate: {run.candidate.reason}",
         measured={
             "candidate": list(run.candidate.neuron) if run.candidate.neuron else None,
             "measured_neuron": [layer, neuron],
@@ -742,13 +821,18 @@ def partner_of(
     criterion=Criterion(
         full="cos(partner, entropy neuron) <= {max_cos}, and fixing the partner's activation to g x A_p, g in "
         "{{0, 0.5, 1}} (A_p its own 99.9th percentile |activation|), gives scale slope < 0 and entropy slope < 0; "
-        "partner = the most negative cosine of sign-corrected w_out among last-two-layer neurons with l2_penalty >= "
-        "p95; E1 without a candidate: INCONCLUSIVE",
+        "and the partner's entropy reduction (-slope) - that of E1's 20 random baselines fixed to the same "
+        "magnitudes has a 95 % lower bound (t prediction interval over the baselines) > {min_effect}; partner = the "
+        "most negative cosine of sign-corrected w_out among last-two-layer neurons with l2_penalty >= p95; E1 "
+        "without a candidate or no such neuron: NOT_APPLICABLE",
         small="cos(partner, entropy neuron) <= {max_cos} and the partner's entropy slope over g in {{0, 0.5, 1}} is "
-        "< 0 (partner as at full scale); E1 without a candidate: INCONCLUSIVE",
-        thresholds_full={"max_cos": -0.7},
-        thresholds_small={"max_cos": -0.5},
+        "< 0, and its entropy reduction (-slope) - that of E1's 20 random baselines fixed to the same magnitudes has "
+        "a 95 % lower bound (t prediction interval over the baselines) > {min_effect} (partner as at full scale); E1 "
+        "without a candidate: NOT_APPLICABLE",
+        thresholds_full={"max_cos": -0.7, "min_effect": 0.0},
+        thresholds_small={"max_cos": -0.5, "min_effect": 0.0},
     ),
+    version=2,
     min_tokens=1_024,
     key_tolerance=0.1,
 )
@@ -757,24 +841,27 @@ def anti_entropy_neuron(ctx: ClaimContext) -> Evidence:
     target = run.measured_neuron
     partner, cosine, n_searched = partner_of(ctx, ctx.model, run.frame, target)
     if partner is None:
-        raise NotApplicable("no high-norm neuron in the last two layers besides the candidate")
-    result = intervention_curves(ctx, ctx.model, [partner], partner)
+        raise NotApplicable(
+            f"precondition: a high-norm neuron (l2_penalty >= p{PARTNER_L2_PCT:g}) in the last two layers besides the "
+            f"entropy neuron; none in {ctx.model.name}"
+        )
+    baselines = [b for b in run.baselines if b != partner]
+    result = intervention_curves(ctx, ctx.model, [partner, *baselines], partner)
     restricted = {m: float(v[0]) for m, v in curve_slopes(result, RESTRICTED).items()}
     full_range = {m: float(v[0]) for m, v in curve_slopes(result).items()}
-    passed, checks = anti_entropy_decision(
-        cosine, restricted, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale))
-    )
-    e1_restricted = curve_slopes(run.result, RESTRICTED)
+    parts = anti_entropy_decision(cosine, restricted, ctx.scale, dict(ctx.claim.criterion.thresholds(ctx.scale)))
+    effect = anti_entropy_effect(result, ctx.threshold("min_effect"))
+    checks = {p.name: p.passed for p in parts}
+    base_restricted = curve_slopes(result, RESTRICTED)
     label = f"L{partner[0]}.{partner[1]}"
-    inconclusive = None if run.candidate.neuron else f"E1 has no entropy-neuron candidate: {run.candidate.reason}"
     row = result["neurons"][0]
     return ctx.evidence(
-        passed,
+        parts=parts,
+        effect=effect,
         key=("cos(partner, entropy neuron)", cosine),
         reason=f"{label} vs L{target[0]}.{target[1]}: cos {cosine:.3f}; over g <= 1 scale slope {restricted['scale']:.4g}, "
-        f"entropy slope {restricted['entropy']:.4g} (over the full grid {full_range['entropy']:.4g}); checks "
-        + ", ".join(f"{k} {'ok' if v else 'failed'}" for k, v in checks.items()),
-        inconclusive=inconclusive,
+        f"entropy slope {restricted['entropy']:.4g} (over the full grid {full_range['entropy']:.4g}); entropy "
+        f"reduction vs baselines' mean {effect.value:+.4g} (95 % PI {effect.low:.4g} to {effect.high:.4g})",
         measured={
             "entropy_neuron": list(target),
             "partner": list(partner),
@@ -789,8 +876,9 @@ def anti_entropy_neuron(ctx: ClaimContext) -> Evidence:
             "checks": checks,
         },
         control={
-            "e1_baseline_entropy_slopes_g_le_1": e1_restricted["entropy"][1:].tolist(),
-            "e1_baseline_scale_slopes_g_le_1": e1_restricted["scale"][1:].tolist(),
+            "baselines": [list(b) for b in baselines],
+            "baseline_entropy_slopes_g_le_1": base_restricted["entropy"][1:].tolist(),
+            "baseline_scale_slopes_g_le_1": base_restricted["scale"][1:].tolist(),
         },
         n_tokens=result["n_tokens"],
         figures={
@@ -837,7 +925,47 @@ def antipodal_ratio(directions: Any, layers: np.ndarray, functional: np.ndarray,
     control = control_hits / weights if weights else math.nan
     floor = 1 / control_pairs if control_pairs else math.nan
     ratio = fraction / max(control, floor) if total else math.nan
-    return {"pairs": total, "antipodal": hits, "fraction": fraction, "control_fraction": control, "ratio": ratio}
+    return {
+        "pairs": total,
+        "antipodal": hits,
+        "fraction": fraction,
+        "control_fraction": control,
+        "control_pairs": control_pairs,
+        "ratio": ratio,
+    }
+
+
+def antipodal_effect(stats: dict[str, float], threshold: float) -> Effect:
+    """X1's effect: antipodal share among labelled same-layer pairs - the share among all same-layer pairs.
+
+    Newcombe's interval from the two Wilson (binomial) intervals over pairs; the control share (weighted over
+    layers like the labelled pairs) counts as control_fraction x control_pairs hits of control_pairs.
+    """
+    from claims.lib.inference import proportion_difference
+
+    n2 = int(stats["control_pairs"])
+    k2 = round(stats["control_fraction"] * n2) if n2 and math.isfinite(stats["control_fraction"]) else 0
+    diff, low, high = proportion_difference(int(stats["antipodal"]), int(stats["pairs"]), k2, n2)
+    return Effect(
+        name="share of same-layer pairs with cos <= max_cos: labelled neurons - all neurons",
+        measured=stats["fraction"],
+        control=stats["control_fraction"],
+        value=diff,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name="all same-layer pairs of the same layers",
+        method="Newcombe (Wilson) over pairs",
+    )
+
+
+def prediction_neuron_count(ctx: ClaimContext, frame: pd.DataFrame) -> tuple[int, float]:
+    """(number of prediction neurons by P1's rule, the kurtosis cut): vocab kurtosis > cut, positive effective skew."""
+    from claims.papers.universal_neurons import prediction
+
+    p1 = prediction.prediction_neurons_exist.claim  # type: ignore[attr-defined]
+    cut = prediction.KURT if ctx.scale == "full" else float(p1.criterion.thresholds("small")["kurt_small"])
+    return int(((frame.vocab_kurt > cut) & (frame.vocab_skew_effective > 0)).sum()), cut
 
 
 @claim(
@@ -852,10 +980,13 @@ def antipodal_ratio(directions: Any, layers: np.ndarray, functional: np.ndarray,
         full="among neurons with vocab kurtosis > {kurt} (prediction and suppression; gated MLPs: w_out signed by "
         "the activation skew), the share of same-layer pairs with cos(w_out) <= {max_cos} is >= {min_ratio} x the "
         "share among all same-layer pairs of those layers, with >= {min_antipodal} antipodal pairs and a one-sided "
-        "binomial p < {max_p} against that share; < {min_pairs} labelled pairs: INCONCLUSIVE",
+        "binomial p < {max_p} against that share, and the difference of the two shares has a 95 % lower bound "
+        "(Newcombe) > {min_share_diff}; no prediction neurons (P1's rule) or no same-layer labelled pair: "
+        "NOT_APPLICABLE; < {min_pairs} labelled pairs: INCONCLUSIVE",
         small="as at full scale with vocab kurtosis > {kurt}: share of same-layer pairs with cos <= {max_cos} >= "
-        "{min_ratio} x all same-layer pairs, >= {min_antipodal} antipodal pairs, binomial p < {max_p}; "
-        "< {min_pairs} labelled pairs: INCONCLUSIVE",
+        "{min_ratio} x all same-layer pairs, >= {min_antipodal} antipodal pairs, binomial p < {max_p}, and the "
+        "difference of the shares has a 95 % lower bound (Newcombe) > {min_share_diff}; no prediction neurons (P1's "
+        "rule) or no same-layer labelled pair: NOT_APPLICABLE; < {min_pairs} labelled pairs: INCONCLUSIVE",
         thresholds_full={
             "kurt": 10.0,
             "max_cos": -0.5,
@@ -863,6 +994,7 @@ def antipodal_ratio(directions: Any, layers: np.ndarray, functional: np.ndarray,
             "min_pairs": 10,
             "min_antipodal": 5,
             "max_p": 0.01,
+            "min_share_diff": 0.0,
         },
         thresholds_small={
             "kurt": 5.0,
@@ -871,9 +1003,10 @@ def antipodal_ratio(directions: Any, layers: np.ndarray, functional: np.ndarray,
             "min_pairs": 10,
             "min_antipodal": 5,
             "max_p": 0.01,
+            "min_share_diff": 0.0,
         },
     ),
-    version=2,
+    version=3,
     min_tokens=1_024,
     key_tolerance=2.0,
 )
@@ -883,6 +1016,12 @@ def antipodal_pairs(ctx: ClaimContext) -> Evidence:
     from claims.papers.universal_neurons.prediction import vocab_frame
 
     frame = vocab_frame(ctx, ctx.model)
+    n_prediction, p1_cut = prediction_neuron_count(ctx, frame)
+    if n_prediction == 0:
+        raise NotApplicable(
+            f"precondition: prediction neurons (P1's rule: vocab kurtosis > {p1_cut:g}, positive effective skew); "
+            f"none in {ctx.model.name} (max vocab kurtosis {frame.vocab_kurt.max():.1f})"
+        )
     model = ctx.workbench.model(ctx.model)
     W_out = model.bridge.W_out.detach().float().cpu().reshape(-1, model.d_model)
     rows = frame.layer.to_numpy() * model.d_mlp + frame.neuron.to_numpy()
@@ -903,16 +1042,22 @@ def antipodal_pairs(ctx: ClaimContext) -> Evidence:
         if stats["pairs"]
         else math.nan
     )
-    passed = bool(
-        stats["pairs"]
-        and stats["ratio"] >= ctx.threshold("min_ratio")
-        and stats["antipodal"] >= ctx.threshold("min_antipodal")
-        and p_value < ctx.threshold("max_p")
-    )
+    if not stats["pairs"]:
+        raise NotApplicable(
+            f"precondition: a same-layer pair of neurons with vocab kurtosis > {ctx.threshold('kurt'):g}; the "
+            f"{int(high.sum())} in {ctx.model.name} are in different layers (the antipodal share is undefined)"
+        )
+    parts = [
+        ctx.part("antipodal share / all same-layer pairs", stats["ratio"], ">=", "min_ratio"),
+        ctx.part("antipodal labelled pairs", stats["antipodal"], ">=", "min_antipodal"),
+        ctx.part("one-sided binomial test against the all-pairs share", p_value, "p<", "max_p"),
+    ]
+    effect = antipodal_effect(stats, ctx.threshold("min_share_diff"))
     few = stats["pairs"] < ctx.threshold("min_pairs")
     acts = ctx.activations(ctx.model, (MLP_POST_MOMENTS,))
     return ctx.evidence(
-        passed,
+        parts=parts,
+        effect=effect,
         key=("antipodal share / all same-layer pairs", stats["ratio"] if math.isfinite(stats["ratio"]) else 0.0),
         reason=f"{stats['antipodal']} of {stats['pairs']} same-layer pairs of {int(high.sum())} neurons with vocab kurtosis > "
         f"{ctx.threshold('kurt'):g} have cos <= {ctx.threshold('max_cos'):g} ({stats['fraction']:.4f}) vs "
@@ -923,6 +1068,7 @@ def antipodal_pairs(ctx: ClaimContext) -> Evidence:
             **stats,
             "binomial_p": p_value,
             "n_labelled": int(high.sum()),
+            "n_prediction_p1_rule": n_prediction,
             "by_class": by_class,
             "prediction_suppression_pairs": cross,
             "labelled_per_layer": pd.Series(high).groupby(layers).sum().astype(int).tolist(),

@@ -14,23 +14,29 @@ Measurement choices, fixed before any run:
 * VR is computed for every neuron of a model (one [positions, d_mlp] layer at a time, so memory stays at one
   layer) and stored with `workbench.derived`, so the families share one computation per model and dataset.
 * Universal = excess correlation > the pre-registered threshold, else the top 2 % by excess (the rule of U1-U4).
-  The untrained control gets its own universal set by the same rule and the same pipeline; it is reported with
-  every family. Non-universal comparisons use a layer-matched random sample, seeded by the run seed.
+  The untrained control gets its own universal set by the same rule and the same pipeline. Non-universal
+  comparisons use a layer-matched random sample, seeded by the run seed.
+* Every family is decided against the untrained control: the family's share among universal neurons (or testable
+  letters, or its best era AUROC, or its interpretability gap) in the trained model minus the same quantity in the
+  untrained control, with a 95 % interval over the claim's units (Newcombe for shares of neurons or letters, a
+  bootstrap over speeches for F6 and over neurons for F7), must have its lower end above the pre-registered
+  minimum. A family of untrained models therefore cannot pass: its "effect" is what its control shows too.
+  Without a control the row is INCONCLUSIVE.
 * F4 fires = post-activation > 0, which is pre-activation > 0 for GELU MLPs (GELU(x) > 0 iff x > 0); gated MLPs
-  are NOT_RUN. Models with rotary position (GPT-NeoX, Llama) are the natural negative control of F4 (the paper's
-  Pythia has no universal neuron with kurtosis < 2); they run under the same criterion and the report names them.
+  are NOT_APPLICABLE. Models with rotary position (GPT-NeoX, Llama) are the declared negative control of F4 (the
+  paper's Pythia has no universal neuron with kurtosis < 2): their rows carry role NEGATIVE_CONTROL and pass when
+  the trained - untrained share of position neurons is shown to stay below a pre-registered margin.
 * F5 needs a part-of-speech tagger; spaCy's models are not on PyPI and nothing else is available offline, so F5 is
-  always NOT_RUN with that reason.
+  NOT_RUN with what would be needed.
 * F6 is pre-registered on what our offline data has: the State of the Union speeches, split by era (speech year
-  < 1900 vs >= 1900, from the speech id "1790-Washington-1"). Every position gets its speech by replaying the
-  token sampler (fixtures/tokens.py) and checking that the replay reproduces the sample token for token.
+  < 1900 vs >= 1900, from the speech id "1790-Washington-1"). Every position's speech is the token sample's own
+  document index (fixtures/tokens.py draws each sample across many speeches).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,14 +45,23 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from claims.context import ClaimContext, NotApplicable
+from claims.context import ClaimContext, NotApplicable, NotRun
 from claims.lib import features as F
-from claims.lib.inference import auroc, mann_whitney_greater
+from claims.lib.inference import (
+    auroc,
+    bootstrap_interval,
+    group_pair_u,
+    groups_bootstrap_interval,
+    mann_whitney_greater,
+    proportion_difference,
+    weighted_group_auroc,
+)
 from claims.lib.universality import RULE_THRESHOLD, universal_mask
 from claims.papers.universal_neurons.measures import universality
 from claims.papers.universal_neurons.universality import FALLBACK
 from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Evidence
+from claims.verdict import Axis, Effect, Evidence, Part, Role
+from claims.verdict import part as make_part
 from fixtures.activations import MLP_POST_RAW
 from fixtures.models import ModelRef
 
@@ -57,10 +72,17 @@ VR_VERSION = 1
 N_RESAMPLES = 200  # F7: resamples of the random comparison set, reported for robustness
 N_PERM = 199  # F4: position shuffles (p >= 1/200, so p < 0.01 is reachable)
 POSITION_CANDIDATES = 32  # F4: shuffled nulls are drawn for at most this many universal neurons per group
+POSITION_SAMPLE = 256  # F4: first-half universal neurons tested for the share (a seeded sample beyond this many)
+N_BOOT = 1000  # bootstrap resamples of the effects' intervals (F6 speeches, F7 neurons)
+ERA_BOOT_NEURONS = 32  # F6: the bootstrap recomputes the best of each model's most era-selective universal neurons
 MAX_LABELINGS = 5_000  # F6: enumerate every relabelling of the speeches up to this many, else sample
 YEAR_ID = re.compile(r"^(\d{4})-")
 GATED_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2", "phi3"}
 ROTARY_MODEL_TYPES = {"gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2"}
+
+
+CONTROL_NAME = "untrained control (same universality rule and pipeline)"
+NO_CONTROL = "no untrained control is available for this family, so the effect against it cannot be measured"
 
 
 # --- shared measurements ---------------------------------------------------------------------------------------
@@ -246,6 +268,30 @@ def _neuron(i: int, d_mlp: int) -> str:
     return f"L{i // d_mlp}.{i % d_mlp}"
 
 
+def share_effect(name: str, trained: tuple[int, int], control: tuple[int, int], threshold: float, unit: str) -> Effect:
+    """A share in the trained model minus the same share in the untrained control, with Newcombe's 95 % interval.
+
+    Args:
+        name: what the share is.
+        trained, control: (units with the property, units) in each model.
+        threshold: the pre-registered minimum of the interval's lower end.
+        unit: what is counted ("universal neurons", "testable letters").
+    """
+    (k1, n1), (k2, n2) = trained, control
+    diff, low, high = proportion_difference(k1, n1, k2, n2)
+    return Effect(
+        name=f"{name}: trained - untrained",
+        measured=k1 / n1 if n1 else math.nan,
+        control=k2 / n2 if n2 else math.nan,
+        value=diff,
+        low=low,
+        high=high,
+        threshold=threshold,
+        control_name=CONTROL_NAME,
+        method=f"Newcombe over {unit} ({k1}/{n1} vs {k2}/{n2})",
+    )
+
+
 # --- F1: unigram neurons ---------------------------------------------------------------------------------------
 
 
@@ -294,17 +340,38 @@ def unigram_family_counts(
     }
 
 
-def unigram_passes(counts: Mapping[str, Any], scale: str, t: Mapping[str, float]) -> tuple[bool, float]:
-    """F1's verdict from `unigram_family_counts`: (passed, key number)."""
+def unigram_parts(counts: Mapping[str, Any], scale: str, t: Mapping[str, float]) -> tuple[list[Part], float]:
+    """F1's clauses (besides the effect) from `unigram_family_counts`: (parts, key number)."""
     if scale == "full":
         labelled = np.asarray(counts["token_labelled_per_layer"])
         early = early_layers(len(labelled))
         share = float(labelled[:early].sum() / labelled.sum()) if labelled.sum() else 0.0
         big = sum(1 for n in counts["families"].values() if n >= t["min_family_size"])
-        return share >= t["min_early_share"] and big >= t["min_families"], share
+        return [
+            make_part(
+                f"share of token-labelled universal neurons in layers 0-{early - 1}", share, ">=", t["min_early_share"]
+            ),
+            make_part(
+                f"unigram features with >= {t['min_family_size']:g} universal neurons", big, ">=", t["min_families"]
+            ),
+        ], share
     per_layer = counts["unigram_per_layer"]
     total = int(sum(per_layer))
-    return total >= t["min_neurons"] and per_layer[0] > per_layer[-1], float(total)
+    return [
+        make_part("universal unigram neurons", total, ">=", t["min_neurons"]),
+        make_part("universal unigram neurons in layer 0 minus in the last layer", per_layer[0] - per_layer[-1], ">", 0),
+    ], float(total)
+
+
+def unigram_passes(counts: Mapping[str, Any], scale: str, t: Mapping[str, float]) -> tuple[bool, float]:
+    """F1's clauses besides the effect: (all held, key number)."""
+    parts, key = unigram_parts(counts, scale, t)
+    return all(p.passed for p in parts), key
+
+
+def unigram_share(counts: Mapping[str, Any]) -> tuple[int, int]:
+    """(universal neurons with a unigram or letter feature of VR >= min_vr, universal neurons)."""
+    return int(sum(counts["unigram_per_layer"])), int(sum(counts["universal_per_layer"]))
 
 
 @claim(
@@ -315,23 +382,27 @@ def unigram_passes(counts: Mapping[str, Any], scale: str, t: Mapping[str, float]
     paper_ref="§5, Fig. 4a, 15, 16",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full="among universal neurons whose best current-token feature has VR >= {min_vr}, >= {min_early_share} are "
         "in layers 0-1 (the first max(2, ceil(L/6)) layers); >= {min_families} unigram features each have VR >= "
-        "{min_vr} in >= {min_family_size} distinct universal neurons; universal = excess > {universal_threshold}, "
-        "else the top 2 %",
+        "{min_vr} in >= {min_family_size} distinct universal neurons; and the share of universal neurons with VR >= "
+        "{min_vr} on a unigram or single-letter feature, trained - untrained control (same rule and pipeline), has a "
+        "95 % Newcombe lower bound > {min_effect}; universal = excess > {universal_threshold}, else the top 2 %",
         small=">= {min_neurons} universal neuron has VR >= {min_vr} on a unigram or single-letter feature, and the "
-        "fraction of such neurons in layer 0 exceeds that in the last layer; universal = excess > "
-        "{universal_threshold}, else the top 2 % (the untrained control's set is reported)",
+        "fraction of such neurons in layer 0 exceeds that in the last layer; and the share of universal neurons with "
+        "such a feature, trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > "
+        "{min_effect}; universal = excess > {universal_threshold}, else the top 2 %",
         thresholds_full={
             "min_vr": 0.5,
             "min_early_share": 0.6,
             "min_families": 3,
             "min_family_size": 3,
+            "min_effect": 0.0,
             "universal_threshold": 0.5,
             **FALLBACK,
         },
-        thresholds_small={"min_vr": 0.5, "min_neurons": 1, "universal_threshold": 0.3, **FALLBACK},
+        thresholds_small={"min_vr": 0.5, "min_neurons": 1, "min_effect": 0.0, "universal_threshold": 0.3, **FALLBACK},
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=3.0,
@@ -342,14 +413,22 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     fv = feature_vr(ctx, trained.ref)
     counts = unigram_family_counts(fv.vr, fv.kinds, fv.names, fv.layer, trained.universal, fv.n_layers, t["min_vr"])
-    passed, key = unigram_passes(counts, ctx.scale, t)
+    parts, key = unigram_parts(counts, ctx.scale, t)
     control_counts: dict[str, Any] = {}
+    effect = None
     if control is not None:
         cv = control_vr(ctx, control)
         control_counts = unigram_family_counts(
             cv.vr, cv.kinds, cv.names, cv.layer, control.universal, cv.n_layers, t["min_vr"]
         )
         control_counts["universal_rule"] = control.rule
+        effect = share_effect(
+            f"share of universal neurons with unigram/letter VR >= {t['min_vr']:g}",
+            unigram_share(counts),
+            unigram_share(control_counts),
+            t["min_effect"],
+            "universal neurons",
+        )
     top = list(counts["families"].items())[:8]
     series = {
         "universal unigram neurons (trained)": counts["unigram_per_layer"],
@@ -358,12 +437,12 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
     if control_counts:
         series["universal unigram neurons (untrained control)"] = control_counts["unigram_per_layer"]
     return ctx.evidence(
-        passed,
         key=("early share" if ctx.scale == "full" else "universal unigram neurons", key),
         reason=f"universal neurons with unigram/letter VR >= {t['min_vr']:g} per layer: {counts['unigram_per_layer']} "
         f"(of {counts['universal_per_layer']} universal; {trained.rule}); best current-token VR >= {t['min_vr']:g} per "
         f"layer: {counts['token_labelled_per_layer']}; top families {top or 'none'}; untrained control "
-        f"{control_counts.get('unigram_per_layer', 'n/a')}",
+        f"{control_counts.get('unigram_per_layer', 'n/a')} of {control_counts.get('universal_per_layer', 'n/a')}"
+        + _beginstext(effect),
         measured={
             **counts,
             "universal_rule": trained.rule,
@@ -373,6 +452,9 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
         },
         control={"untrained": control_counts},
         n_tokens=fv.n_positions,
+        inconclusive=None if control is not None else NO_CONTROL,
+        parts=parts,
+        effect=effect,
         figures={
             "prediction_counts": {
                 "layers": list(range(fv.n_layers)),
@@ -380,6 +462,16 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
                 "ylabel": f"neurons with unigram VR >= {t['min_vr']:g}",
             }
         },
+    )
+
+
+def _beginstext(effect: Effect | None) -> str:
+    """ "; <effect> = v [low, high] (threshold)" for a reason sentence, or the missing control."""
+    if effect is None:
+        return "; no untrained control"
+    return (
+        f"; {effect.name} = {effect.value:.3f} [95 % {effect.low:.3f}, {effect.high:.3f}] "
+        f"({effect.measured:.3f} vs {effect.control:.3f}; lower bound must exceed {effect.threshold:g})"
     )
 
 
@@ -415,10 +507,10 @@ def alphabet_letters(
     return out
 
 
-def alphabet_passes(
+def alphabet_parts(
     letters: Mapping[str, Mapping[str, Any]], secondary: Mapping[str, bool], scale: str, t: Mapping[str, float]
-) -> tuple[bool, int, str | None]:
-    """F2's verdict: (passed, letters with an alphabet neuron, reason to be INCONCLUSIVE or None)."""
+) -> tuple[list[Part], int, str | None]:
+    """F2's clauses besides the effect: (parts, letters with an alphabet neuron, reason to be INCONCLUSIVE or None)."""
     countable = [c for c, s in letters.items() if s["countable"]]
     found = [c for c in countable if s_ok(letters[c]["best_vr"], t["min_vr"])]
     inconclusive = None
@@ -427,11 +519,25 @@ def alphabet_passes(
             f"only {len(countable)} letters have single-letter tokens occurring >= {t['min_letter_count']:g} times "
             f"in the sample; {t['min_letters']:g} are needed"
         )
-    passed = len(found) >= t["min_letters"]
-    if scale == "full" and found:
-        share = sum(bool(secondary.get(c)) for c in found) / len(found)
-        passed &= share >= t["min_secondary_share"]
-    return passed, len(found), inconclusive
+    parts = [make_part("letters with a universal alphabet neuron", len(found), ">=", t["min_letters"])]
+    if scale == "full":
+        share = sum(bool(secondary.get(c)) for c in found) / len(found) if found else 0.0
+        parts.append(make_part("share of them with the begins-with effect", share, ">=", t["min_secondary_share"]))
+    return parts, len(found), inconclusive
+
+
+def alphabet_passes(
+    letters: Mapping[str, Mapping[str, Any]], secondary: Mapping[str, bool], scale: str, t: Mapping[str, float]
+) -> tuple[bool, int, str | None]:
+    """F2's clauses besides the effect: (all held, letters with an alphabet neuron, reason to be INCONCLUSIVE)."""
+    parts, found, inconclusive = alphabet_parts(letters, secondary, scale, t)
+    return all(p.passed for p in parts), found, inconclusive
+
+
+def letters_found(letters: Mapping[str, Mapping[str, Any]], min_vr: float) -> tuple[int, int]:
+    """(testable letters with a universal neuron of letter-VR > min_vr, testable letters)."""
+    countable = [c for c, s in letters.items() if s["countable"]]
+    return sum(s_ok(letters[c]["best_vr"], min_vr) for c in countable), len(countable)
 
 
 def s_ok(value: float, threshold: float) -> bool:
@@ -474,21 +580,26 @@ def begins_with_effect(
     paper_ref="§5, Fig. 4b, 17",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full=">= {min_letters} of 26 letters have a universal neuron with letter-VR > {min_vr}; for >= "
         "{min_secondary_share} of them its activation on tokens beginning with the letter exceeds that on other "
-        "non-letter tokens (one-sided Welch t, p < {max_welch_p}); a letter is tested when its single-letter tokens "
-        "occur >= {min_letter_count} times, and fewer than {min_letters} testable letters is INCONCLUSIVE",
+        "non-letter tokens (one-sided Welch t, p < {max_welch_p}); the share of testable letters with such a neuron, "
+        "trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > {min_effect}; a "
+        "letter is tested when its single-letter tokens occur >= {min_letter_count} times, and fewer than "
+        "{min_letters} testable letters is INCONCLUSIVE",
         small=">= {min_letters} letters have a universal neuron with letter-VR > {min_vr}; a letter is tested when the "
         "vocabulary has a single-letter token for it occurring >= {min_letter_count} times in the sample, and fewer "
-        "than {min_letters} testable letters is INCONCLUSIVE; the begins-with-letter "
-        "effect (Welch p < {max_welch_p}) is reported",
+        "than {min_letters} testable letters is INCONCLUSIVE; the share of testable letters with such a neuron, "
+        "trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > {min_effect}; the "
+        "begins-with-letter effect (Welch p < {max_welch_p}) is reported",
         thresholds_full={
             "min_letters": 15,
             "min_vr": 0.35,
             "min_secondary_share": 0.8,
             "max_welch_p": 0.01,
             "min_letter_count": 100,
+            "min_effect": 0.0,
             "universal_threshold": 0.5,
             **FALLBACK,
         },
@@ -497,6 +608,7 @@ def begins_with_effect(
             "min_vr": 0.35,
             "min_letter_count": 20,
             "max_welch_p": 0.01,
+            "min_effect": 0.0,
             "universal_threshold": 0.3,
             **FALLBACK,
         },
@@ -517,10 +629,10 @@ def alphabet_neurons(ctx: ClaimContext) -> Evidence:
     raw = ctx.activations(trained.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW)
     neurons = np.asarray([letters[c]["neuron"] for c in found], dtype=np.int64)
     columns = read_columns(raw, neurons, fv.d_mlp)[feats.keep] if len(found) else np.zeros((0, 0))
-    effect = {}
+    begins = {}
     for k, c in enumerate(found):
         mean_a, mean_b, p = begins_with_effect(columns[:, k], feats.labels[:, :n_current], current_names, c)
-        effect[c] = {
+        begins[c] = {
             "neuron": _neuron(letters[c]["neuron"], fv.d_mlp),
             "vr": letters[c]["best_vr"],
             "mean_begins_with": mean_a,
@@ -528,34 +640,46 @@ def alphabet_neurons(ctx: ClaimContext) -> Evidence:
             "welch_p": p,
         }
     secondary = {
-        c: bool(s["mean_begins_with"] > s["mean_other"] and s["welch_p"] < t["max_welch_p"]) for c, s in effect.items()
+        c: bool(s["mean_begins_with"] > s["mean_other"] and s["welch_p"] < t["max_welch_p"]) for c, s in begins.items()
     }
-    passed, n_found, inconclusive = alphabet_passes(letters, secondary, ctx.scale, t)
+    parts, n_found, inconclusive = alphabet_parts(letters, secondary, ctx.scale, t)
     control_found: list[str] = []
+    effect = None
     if control is not None:
         cv = control_vr(ctx, control)
         cl = alphabet_letters(cv.vr, cv.names, cv.positives, control.universal, int(t["min_letter_count"]))
         control_found = [c for c, s in cl.items() if s["countable"] and s_ok(s["best_vr"], t["min_vr"])]
+        effect = share_effect(
+            f"share of testable letters with a universal neuron of letter-VR > {t['min_vr']:g}",
+            letters_found(letters, t["min_vr"]),
+            letters_found(cl, t["min_vr"]),
+            t["min_effect"],
+            "testable letters",
+        )
     countable = [c for c, s in letters.items() if s["countable"]]
     xs = [F.LETTERS.index(c) for c in countable]
-    listed = ", ".join(f"{c}:{effect[c]['neuron']} {effect[c]['vr']:.2f}" for c in found)
+    listed = ", ".join(f"{c}:{begins[c]['neuron']} {begins[c]['vr']:.2f}" for c in found)
+    if control is None:
+        inconclusive = inconclusive or NO_CONTROL
     return ctx.evidence(
-        passed,
         key=("letters with an alphabet neuron", float(n_found)),
         reason=f"{n_found} of {len(countable)} testable letters have a universal neuron with letter-VR > "
         f"{t['min_vr']:g} ({listed or 'none'}); "
         f"begins-with effect (Welch p < {t['max_welch_p']:g}) for {sum(secondary.values())} of them; untrained "
-        f"control: {len(control_found)} letters; {trained.rule}",
+        f"control: {len(control_found)} letters ({', '.join(control_found) or 'none'}); {trained.rule}"
+        + _beginstext(effect),
         measured={
             "letters": letters,
             "found": found,
-            "begins_with": effect,
+            "begins_with": begins,
             "testable": countable,
             "universal_rule": trained.rule,
         },
         control={"untrained_letters_found": control_found},
         n_tokens=fv.n_positions,
         inconclusive=inconclusive,
+        parts=parts,
+        effect=effect,
         figures={
             "scatter": {
                 "x": xs,
@@ -579,8 +703,41 @@ def previous_token_vr(vr: np.ndarray, kinds: Sequence[str]) -> tuple[np.ndarray,
 
 
 def first_third(n_layers: int) -> tuple[int, int]:
-    """Layers [lo, hi] of "the first third of depth, layer 0 excluded" (F3 full)."""
-    return 1, max(1, math.ceil(n_layers / 3) - 1)
+    """Layers [lo, hi] of "the first third of depth, layer 0 excluded" (F3 full); empty (hi < lo) below 4 layers."""
+    return 1, math.ceil(n_layers / 3) - 1
+
+
+def previous_token_parts(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    layer: np.ndarray,
+    universal: np.ndarray,
+    n_layers: int,
+    scale: str,
+    t: Mapping[str, float],
+) -> tuple[list[Part], float, dict[str, Any]]:
+    """F3's clauses besides the effect: (parts, key number, details)."""
+    universal = np.asarray(universal, dtype=bool)
+    if scale == "full":
+        pool = np.flatnonzero(universal)
+        top = pool[np.argsort(-prev[pool], kind="stable")[: int(t["top_n"])]]
+        hist = np.bincount(layer[top], minlength=n_layers)
+        mode = int(hist.argmax()) if len(top) else -1
+        lo, hi = first_third(n_layers)
+        above = int((prev[top] > cur[top]).sum())
+        share = above / len(top) if len(top) else 0.0
+        parts = [
+            make_part("modal layer of the top universal neurons by previous-token VR", mode, ">=", lo),
+            make_part("modal layer of the top universal neurons by previous-token VR", mode, "<=", hi),
+            make_part("share of them with previous-token VR above current-token VR", share, ">=", 1.0),
+        ]
+        details = {"top_layers": hist.tolist(), "mode": mode, "prev_above_current": above, "n_top": len(top)}
+        return parts, float(mode), {**details, "mode_range": [lo, hi]}
+    found = universal & (prev >= t["min_vr"]) & (prev > cur)
+    later = found & (layer >= 1)
+    details = {"per_layer": _per_layer(found, layer, n_layers), "layer0": int((found & (layer == 0)).sum())}
+    parts = [make_part("universal previous-token neurons in layers >= 1", int(later.sum()), ">=", t["min_neurons"])]
+    return parts, float(later.sum()), details
 
 
 def previous_token_passes(
@@ -592,31 +749,33 @@ def previous_token_passes(
     scale: str,
     t: Mapping[str, float],
 ) -> tuple[bool, float, dict[str, Any]]:
-    """F3's verdict: (passed, key number, details)."""
-    universal = np.asarray(universal, dtype=bool)
-    if scale == "full":
-        pool = np.flatnonzero(universal)
-        top = pool[np.argsort(-prev[pool], kind="stable")[: int(t["top_n"])]]
-        hist = np.bincount(layer[top], minlength=n_layers)
-        mode = int(hist.argmax()) if len(top) else -1
-        lo, hi = first_third(n_layers)
-        above = int((prev[top] > cur[top]).sum())
-        passed = len(top) > 0 and lo <= mode <= hi and above == len(top)
+    """F3's clauses besides the effect: (all held, key number, details)."""
+    parts, key, details = previous_token_parts(prev, cur, layer, universal, n_layers, scale, t)
+    return all(p.passed for p in parts), key, details
+
+
+def previous_token_share(
+    prev: np.ndarray, cur: np.ndarray, layer: np.ndarray, universal: np.ndarray, min_vr: float
+) -> tuple[int, int]:
+    """(universal neurons in layers >= 1 with previous-token VR >= min_vr above current-token VR, universal there)."""
+    pool = np.asarray(universal, dtype=bool) & (layer >= 1)
+    return int((pool & (prev >= min_vr) & (prev > cur)).sum()), int(pool.sum())
+
+
+def previous_token_precondition(n_layers: int, scale: str) -> str | None:
+    """Why F3 cannot be asked of a model this deep, or None."""
+    if n_layers < 2:
         return (
-            passed,
-            float(mode),
-            {
-                "top_layers": hist.tolist(),
-                "mode": mode,
-                "prev_above_current": above,
-                "n_top": len(top),
-                "mode_range": [lo, hi],
-            },
+            f"precondition: F3 needs >= 2 layers (a previous-token neuron in layer 0 only reflects layer-0 "
+            f"attention); the model has {n_layers}"
         )
-    found = universal & (prev >= t["min_vr"]) & (prev > cur)
-    later = found & (layer >= 1)
-    details = {"per_layer": _per_layer(found, layer, n_layers), "layer0": int((found & (layer == 0)).sum())}
-    return int(later.sum()) >= t["min_neurons"], float(later.sum()), details
+    lo, hi = first_third(n_layers)
+    if scale == "full" and hi < lo:
+        return (
+            f"precondition: the first third of depth excluding layer 0 (layers 1..ceil(L/3) - 1) holds no layer "
+            f"when L = {n_layers}; F3's full criterion needs >= 4 layers"
+        )
+    return None
 
 
 @claim(
@@ -627,14 +786,19 @@ def previous_token_passes(
     paper_ref="§5, Fig. 18",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full="the top {top_n} universal neurons by previous-token VR have their modal layer in the first third of "
-        "depth excluding layer 0 (layers 1..max(1, ceil(L/3) - 1)), and each has previous-token VR above its best "
-        "current-token VR",
+        "depth excluding layer 0 (layers 1..ceil(L/3) - 1; fewer than 4 layers is NOT_APPLICABLE), and each has "
+        "previous-token VR above its best current-token VR; and the share of universal neurons in layers >= 1 with "
+        "previous-token VR >= {min_vr} above their best current-token VR, trained - untrained control (same rule "
+        "and pipeline), has a 95 % Newcombe lower bound > {min_effect}",
         small=">= {min_neurons} universal neuron in a layer >= 1 has previous-token VR >= {min_vr} above its best "
-        "current-token VR (needs >= 2 layers); layer-0 cases are reported",
-        thresholds_full={"top_n": 25, "universal_threshold": 0.5, **FALLBACK},
-        thresholds_small={"min_neurons": 1, "min_vr": 0.3, "universal_threshold": 0.3, **FALLBACK},
+        "current-token VR (fewer than 2 layers is NOT_APPLICABLE); and the share of universal neurons in layers >= 1 "
+        "with such VR, trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > "
+        "{min_effect}; layer-0 cases are reported",
+        thresholds_full={"top_n": 25, "min_vr": 0.3, "min_effect": 0.0, "universal_threshold": 0.5, **FALLBACK},
+        thresholds_small={"min_neurons": 1, "min_vr": 0.3, "min_effect": 0.0, "universal_threshold": 0.3, **FALLBACK},
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=3.0,
@@ -644,10 +808,11 @@ def previous_token_neurons(ctx: ClaimContext) -> Evidence:
     trained, control = subjects(ctx)
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     fv = feature_vr(ctx, trained.ref)
-    if fv.n_layers < 2:
-        raise NotApplicable("F3 needs >= 2 layers (a previous-token neuron in layer 0 only reflects layer-0 attention)")
+    problem = previous_token_precondition(fv.n_layers, ctx.scale)
+    if problem:
+        raise NotApplicable(problem)
     prev, prev_idx, cur = previous_token_vr(fv.vr, fv.kinds)
-    passed, key, details = previous_token_passes(prev, cur, fv.layer, trained.universal, fv.n_layers, ctx.scale, t)
+    parts, key, details = previous_token_parts(prev, cur, fv.layer, trained.universal, fv.n_layers, ctx.scale, t)
     pool = np.flatnonzero(trained.universal & (prev > cur))
     best = pool[np.argsort(-prev[pool], kind="stable")[:10]]
     examples = [
@@ -660,34 +825,43 @@ def previous_token_neurons(ctx: ClaimContext) -> Evidence:
         for i in best
     ]
     control_details: dict[str, Any] = {}
+    effect = None
+    series = {"trained": _per_layer(trained.universal & (prev >= t["min_vr"]) & (prev > cur), fv.layer, fv.n_layers)}
     if control is not None:
         cv = control_vr(ctx, control)
         cprev, _, ccur = previous_token_vr(cv.vr, cv.kinds)
-        _, ckey, control_details = previous_token_passes(
+        _, ckey, control_details = previous_token_parts(
             cprev, ccur, cv.layer, control.universal, cv.n_layers, ctx.scale, t
         )
         control_details["key"] = ckey
+        effect = share_effect(
+            f"share of universal neurons in layers >= 1 with previous-token VR >= {t['min_vr']:g} above current",
+            previous_token_share(prev, cur, fv.layer, trained.universal, t["min_vr"]),
+            previous_token_share(cprev, ccur, cv.layer, control.universal, t["min_vr"]),
+            t["min_effect"],
+            "universal neurons",
+        )
+        series["untrained control"] = _per_layer(
+            control.universal & (cprev >= t["min_vr"]) & (cprev > ccur), cv.layer, cv.n_layers
+        )
     strongest = ", ".join(
         f"{e['neuron']} {e['feature']} {e['prev_vr']:.2f} (current {e['current_vr']:.2f})" for e in examples[:4]
     )
-    series = {"trained": _per_layer(trained.universal & (prev >= 0.3) & (prev > cur), fv.layer, fv.n_layers)}
-    if control is not None:
-        series["untrained control"] = _per_layer(
-            control.universal & (cprev >= 0.3) & (cprev > ccur), cv.layer, cv.n_layers
-        )
     return ctx.evidence(
-        passed,
         key=("modal layer" if ctx.scale == "full" else "previous-token neurons in layers >= 1", key),
         reason=f"{details}; strongest: {strongest or 'none'}; "
-        f"untrained control {control_details or 'n/a'}; {trained.rule}",
+        f"untrained control {control_details or 'n/a'}; {trained.rule}" + _effect_text(effect),
         measured={**details, "examples": examples, "universal_rule": trained.rule},
         control={"untrained": control_details},
         n_tokens=fv.n_positions,
+        inconclusive=None if control is not None else NO_CONTROL,
+        parts=parts,
+        effect=effect,
         figures={
             "prediction_counts": {
                 "layers": list(range(fv.n_layers)),
                 "series": series,
-                "ylabel": "universal neurons with prev-token VR >= 0.3 > current",
+                "ylabel": f"universal neurons with prev-token VR >= {t['min_vr']:g} > current",
             }
         },
     )
@@ -707,28 +881,46 @@ def position_mi_all(raw: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class PositionStats:
+    """F4's measurements of one model.
+
+    Attributes:
+        mi: [neurons] position MI (nats), layer-major.
+        candidates: universal neurons that got a position-shuffled null.
+        p: shuffled-null p-value by candidate.
+        q99: the null's 99th percentile by candidate.
+        sample: the first-half universal neurons the share is measured on (all of them, or a seeded sample of
+            POSITION_SAMPLE), each among the candidates.
+    """
+
+    mi: np.ndarray
+    candidates: np.ndarray
+    p: dict[int, float]
+    q99: dict[int, float]
+    sample: np.ndarray
+
+
 def position_statistics(
     ctx: ClaimContext, subject: Subject, special: Sequence[int], n_perm: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, dict[int, float], dict[int, float]]:
-    """Position MI of every neuron, the candidates' shuffled-null p-values and 99th percentiles (cached on disk).
-
-    Returns:
-        (MI [neurons], candidate indices, p by neuron, 99th percentile of the null by neuron).
-    """
+) -> PositionStats:
+    """Position MI of every neuron and shuffled-null p-values and 99th percentiles of the candidates (cached)."""
     acts = ctx.activations(subject.ref, (MLP_POST_RAW,))
 
-    def compute() -> tuple[np.ndarray, np.ndarray, dict[int, float], dict[int, float]]:
+    def compute() -> PositionStats:
         raw = acts.raw(MLP_POST_RAW)
         n_layers, d_mlp = raw.shape[1], raw.shape[2]
         keep = F.kept_positions(acts.tokens, special)
         mi = position_mi_all(raw, keep)
         layer = np.repeat(np.arange(n_layers), d_mlp)
-        cands = position_candidates(mi, subject.universal, layer, n_layers, POSITION_CANDIDATES)
+        cands, sample = position_candidates(
+            mi, subject.universal, layer, n_layers, POSITION_CANDIDATES, POSITION_SAMPLE, seed
+        )
         firing = (read_columns(raw, cands, d_mlp) > 0).reshape(*keep.shape, len(cands))
         null = F.shuffled_position_mi(firing, keep, n_perm, seed)
         p = {int(i): float((1 + np.sum(null[:, k] >= mi[i] - 1e-12)) / (len(null) + 1)) for k, i in enumerate(cands)}
         q99 = {int(i): float(np.quantile(null[:, k], 0.99)) for k, i in enumerate(cands)}
-        return mi, cands, p, q99
+        return PositionStats(mi, cands, p, q99, sample)
 
     inputs = {
         "activations": acts.key,
@@ -737,18 +929,61 @@ def position_statistics(
         "n_perm": n_perm,
         "seed": seed,
         "candidates": POSITION_CANDIDATES,
+        "sample": POSITION_SAMPLE,
     }
-    return ctx.workbench.derived("position-mi", 1, inputs, compute)
+    return ctx.workbench.derived("position-mi", 2, inputs, compute)
 
 
 def position_candidates(
-    mi: np.ndarray, universal: np.ndarray, layer: np.ndarray, n_layers: int, cap: int
-) -> np.ndarray:
-    """Universal neurons that get a shuffled null: the top `cap` by MI, plus the top `cap` in the first half."""
+    mi: np.ndarray,
+    universal: np.ndarray,
+    layer: np.ndarray,
+    n_layers: int,
+    cap: int,
+    sample_cap: int = POSITION_SAMPLE,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Universal neurons that get a shuffled null, and the first-half sample the share is measured on.
+
+    Candidates: the top `cap` by MI, the top `cap` in the first half, and every first-half universal neuron (a
+    seeded random sample of `sample_cap` when there are more), which is the sample.
+    """
     pool = np.flatnonzero(np.asarray(universal, dtype=bool))
     ranked = pool[np.argsort(-mi[pool], kind="stable")]
+    first_half = pool[layer[pool] < math.ceil(n_layers / 2)]
     early = ranked[layer[ranked] < math.ceil(n_layers / 2)]
-    return np.unique(np.concatenate([ranked[:cap], early[:cap]]))
+    sample = first_half
+    if len(first_half) > sample_cap:
+        sample = np.sort(np.random.default_rng(seed).choice(first_half, sample_cap, replace=False))
+    return np.unique(np.concatenate([ranked[:cap], early[:cap], sample])).astype(np.int64), sample.astype(np.int64)
+
+
+def position_parts(
+    mi: np.ndarray,
+    p: Mapping[int, float],
+    q99: Mapping[int, float],
+    layer: np.ndarray,
+    universal: np.ndarray,
+    n_layers: int,
+    scale: str,
+    t: Mapping[str, float],
+) -> tuple[list[Part], float, dict[str, Any]]:
+    """F4's clauses besides the effect, from MI, shuffled-null p-values and 99th percentiles: (parts, key, details)."""
+    pool = np.flatnonzero(np.asarray(universal, dtype=bool))
+    if scale == "full":
+        top = pool[np.argsort(-mi[pool], kind="stable")[: int(t["top_n"])]]
+        share = float(np.mean(layer[top] <= 2)) if len(top) else 0.0
+        above = [bool(mi[i] > q99.get(int(i), np.inf)) for i in top]
+        parts = [
+            make_part(f"share of the top {len(top)} universal neurons by position MI in layers 0-2", share, ">=", t["min_early_share"]),
+            make_part("share of them above their shuffled null's 99th percentile", float(np.mean(above)) if above else 0.0, ">=", 1.0),
+        ]
+        details = {"top_layers": np.bincount(layer[top], minlength=n_layers).tolist(), "all_above_null": all(above)}
+        return parts, share, details
+    half = math.ceil(n_layers / 2)
+    found = [int(i) for i in pool if layer[i] < half and p.get(int(i), 1.0) < t["max_p"]]
+    parts = [make_part("universal position neurons in the first half of the layers", len(found), ">=", t["min_neurons"])]
+    return parts, float(len(found)), {"found": found, "first_half_layers": half}
 
 
 def position_passes(
@@ -761,20 +996,30 @@ def position_passes(
     scale: str,
     t: Mapping[str, float],
 ) -> tuple[bool, float, dict[str, Any]]:
-    """F4's verdict from MI, shuffled-null p-values and 99th percentiles (by neuron index): (passed, key, details)."""
-    pool = np.flatnonzero(np.asarray(universal, dtype=bool))
-    if scale == "full":
-        top = pool[np.argsort(-mi[pool], kind="stable")[: int(t["top_n"])]]
-        share = float(np.mean(layer[top] <= 2)) if len(top) else 0.0
-        above = [bool(mi[i] > q99.get(int(i), np.inf)) for i in top]
-        return (
-            share >= t["min_early_share"] and all(above) and len(top) > 0,
-            share,
-            {"top_layers": np.bincount(layer[top], minlength=n_layers).tolist(), "all_above_null": all(above)},
-        )
-    half = math.ceil(n_layers / 2)
-    found = [int(i) for i in pool if layer[i] < half and p.get(int(i), 1.0) < t["max_p"]]
-    return len(found) >= t["min_neurons"], float(len(found)), {"found": found, "first_half_layers": half}
+    """F4's clauses besides the effect: (all held, key, details)."""
+    parts, key, details = position_parts(mi, p, q99, layer, universal, n_layers, scale, t)
+    return all(x.passed for x in parts), key, details
+
+
+def position_share(stats_: PositionStats, max_p: float) -> tuple[int, int]:
+    """(first-half universal neurons of the sample with shuffled-null p < max_p, neurons in the sample)."""
+    return sum(stats_.p[int(i)] < max_p for i in stats_.sample), len(stats_.sample)
+
+
+def absence_effect(effect: Effect, margin: float) -> Effect:
+    """A negative control's effect: control - trained, whose lower end clears -margin iff the trained excess's
+    upper end is below margin (the effect is shown to stay under the margin)."""
+    return Effect(
+        name=f"{effect.name.replace(': trained - untrained', '')}: untrained - trained (negative control)",
+        measured=effect.measured,
+        control=effect.control,
+        value=-effect.value,
+        low=-effect.high,
+        high=-effect.low,
+        threshold=-margin,
+        control_name=effect.control_name,
+        method=effect.method,
+    )
 
 
 def positional_embedding(ref: ModelRef) -> str:
@@ -786,6 +1031,14 @@ def positional_embedding(ref: ModelRef) -> str:
     return "learned absolute"
 
 
+F4_EFFECT = (
+    "; and the share of first-half universal neurons with shuffled-null p < {max_p}, trained - untrained control "
+    "(same rule and pipeline), has a 95 % Newcombe lower bound > {min_effect}. On rotary-position models (the "
+    "declared negative control) the row instead passes when that difference's 95 % upper bound is < "
+    "{max_control_excess}, fails when its lower bound is > {min_effect}, and is otherwise INCONCLUSIVE"
+)
+
+
 @claim(
     "F4",
     title="position neurons in the first layers",
@@ -794,45 +1047,71 @@ def positional_embedding(ref: ModelRef) -> str:
     paper_ref="§5, Fig. 19",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full=">= {min_early_share} of the top {top_n} universal neurons by position MI (firing = pre-activation > 0) "
         "lie in layers 0-2, and each has MI above the 99th percentile of its position-shuffled null ({n_perm} "
-        "shuffles)",
+        "shuffles)" + F4_EFFECT,
         small=">= {min_neurons} universal neuron in the first half of the layers has position MI (firing = "
-        "pre-activation > 0) above its position-shuffled null with p < {max_p} ({n_perm} shuffles)",
-        thresholds_full={"min_early_share": 0.7, "top_n": 20, "n_perm": N_PERM, "universal_threshold": 0.5, **FALLBACK},
-        thresholds_small={"min_neurons": 1, "max_p": 0.01, "n_perm": N_PERM, "universal_threshold": 0.3, **FALLBACK},
+        "pre-activation > 0) above its position-shuffled null with p < {max_p} ({n_perm} shuffles)" + F4_EFFECT,
+        thresholds_full={
+            "min_early_share": 0.7,
+            "top_n": 20,
+            "n_perm": N_PERM,
+            "max_p": 0.01,
+            "min_effect": 0.0,
+            "max_control_excess": 0.1,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
+        thresholds_small={
+            "min_neurons": 1,
+            "max_p": 0.01,
+            "n_perm": N_PERM,
+            "min_effect": 0.0,
+            "max_control_excess": 0.1,
+            "universal_threshold": 0.3,
+            **FALLBACK,
+        },
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=3.0,
 )
 def position_neurons(ctx: ClaimContext) -> Evidence:
-    """F4: position MI of universal neurons against a position-shuffled null, and the untrained control."""
+    """F4: position MI of universal neurons against a position-shuffled null, and against the untrained control."""
     config = ctx.model.config()
     if str(config.get("model_type", "")) in GATED_MODEL_TYPES:
-        raise NotApplicable("F4 fires on pre-activation > 0; a gated MLP's post-activation does not show its sign")
+        raise NotApplicable(
+            "precondition: F4 fires on pre-activation > 0, which a GELU MLP's post-activation shows; a gated MLP's "
+            "post-activation does not show its sign"
+        )
     trained, control = subjects(ctx)
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     _, special = vocabulary(ctx)
     seed = ctx.workbench.settings.seed
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
+    shares: dict[str, tuple[int, int]] = {}
     for subject in (trained, control):
         if subject is None:
             continue
-        mi, cands, p, q99 = position_statistics(ctx, subject, special, int(t["n_perm"]), seed)
+        st = position_statistics(ctx, subject, special, int(t["n_perm"]), seed)
+        mi, cands, p = st.mi, st.candidates, st.p
         n_layers, d_mlp = ctx.activations(subject.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW).shape[1:]
         layer = np.repeat(np.arange(n_layers), d_mlp)
-        passed, key, details = position_passes(mi, p, q99, layer, subject.universal, n_layers, ctx.scale, t)
+        parts, key, details = position_parts(mi, p, st.q99, layer, subject.universal, n_layers, ctx.scale, t)
+        shares[subject.label] = position_share(st, t["max_p"])
         top = cands[np.argsort(-mi[cands])][:8]
         results[subject.label] = {
-            "passed": passed,
+            "parts": parts,
+            "passed": all(x.passed for x in parts),
             "key": key,
             **details,
+            "share_sample": list(shares[subject.label]),
             "rule": subject.rule,
             "top": [{"neuron": _neuron(int(i), d_mlp), "mi": float(mi[i]), "p": p[int(i)]} for i in top],
             "mean_mi_per_layer": [float(mi[layer == layer_].mean()) for layer_ in range(n_layers)],
             "significant_per_layer": _per_layer(
-                np.isin(np.arange(len(mi)), [i for i, v in p.items() if v < 0.01]), layer, n_layers
+                np.isin(np.arange(len(mi)), [i for i, v in p.items() if v < t["max_p"]]), layer, n_layers
             ),
             "mi": mi,
             "layer": layer,
@@ -840,23 +1119,55 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
         }
     main = results[trained.label]
     kind = positional_embedding(ctx.model)
+    negative = kind == "rotary"
     ctrl = results.get("untrained control", {})
+    effect = None
+    if control is not None:
+        effect = share_effect(
+            f"share of first-half universal neurons with shuffled-null p < {t['max_p']:g}",
+            shares[trained.label],
+            shares[control.label],
+            t["min_effect"],
+            "first-half universal neurons",
+        )
+    parts: list[Part] = list(main["parts"])
+    inconclusive = None if control is not None else NO_CONTROL
+    role = Role.CLAIM
+    key = ("early share" if ctx.scale == "full" else "position neurons in the first half", main["key"])
+    if negative:  # the claim expects no absolute-position neurons beyond the control: show the excess is small
+        role = Role.NEGATIVE_CONTROL
+        parts = []
+        if effect is not None:
+            key = ("position-neuron share: trained - untrained", effect.value)
+            if not (effect.high < t["max_control_excess"] or effect.low > t["min_effect"]):
+                inconclusive = (
+                    f"the negative control's excess of position neurons over its untrained control lies in "
+                    f"[{effect.low:.3f}, {effect.high:.3f}]: neither shown below {t['max_control_excess']:g} nor "
+                    f"above {t['min_effect']:g}"
+                )
+            effect = absence_effect(effect, t["max_control_excess"])
+        else:
+            key = ("position-neuron share: trained - untrained", math.nan)
     universal = main["universal"]
     strongest = ", ".join(f"{e['neuron']} MI {e['mi']:.3f} (p {e['p']:.3f})" for e in main["top"][:4])
     main_max = float(main["mi"][universal].max()) if universal.any() else float("nan")
     ctrl_max = float(ctrl["mi"][ctrl["universal"]].max()) if ctrl and ctrl["universal"].any() else float("nan")
+    strip = ("mi", "layer", "universal", "parts")
     return ctx.evidence(
-        main["passed"],
-        key=("early share" if ctx.scale == "full" else "position neurons in the first half", main["key"]),
-        reason=f"position embedding: {kind}{' (the negative control of this claim)' if kind == 'rotary' else ''}; "
-        f"universal neurons with shuffled-null p < 0.01 per layer {main['significant_per_layer']}; strongest "
-        f"{strongest}; untrained control: p < 0.01 per layer {ctrl.get('significant_per_layer', 'n/a')}, "
-        f"{'passes' if ctrl.get('passed') else 'does not pass'} the same criterion, max universal MI "
-        f"{ctrl_max:.3f} vs {main_max:.3f} trained; {trained.rule}",
-        measured={k: v for k, v in main.items() if k not in ("mi", "layer", "universal")}
-        | {"positional_embedding": kind},
-        control={"untrained": {k: v for k, v in ctrl.items() if k not in ("mi", "layer", "universal")}},
+        key=key,
+        reason=f"position embedding: {kind}{' (the negative control of this claim)' if negative else ''}; "
+        f"universal neurons with shuffled-null p < {t['max_p']:g} per layer {main['significant_per_layer']}; "
+        f"first-half sample {main['share_sample'][0]}/{main['share_sample'][1]}; strongest {strongest}; untrained "
+        f"control: per layer {ctrl.get('significant_per_layer', 'n/a')}, first-half sample "
+        f"{'/'.join(map(str, ctrl.get('share_sample', ['n/a'])))}, max universal MI {ctrl_max:.3f} vs {main_max:.3f} "
+        f"trained; {trained.rule}" + _effect_text(effect),
+        measured={k: v for k, v in main.items() if k not in strip} | {"positional_embedding": kind},
+        control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
         n_tokens=int(F.kept_positions(ctx.activations(ctx.model, (MLP_POST_RAW,)).tokens, special).sum()),
+        inconclusive=inconclusive,
+        parts=parts,
+        effect=effect,
+        role=role,
         figures={
             "scatter": {
                 "x": main["layer"][universal] + np.linspace(-0.3, 0.3, int(universal.sum())),
@@ -880,21 +1191,27 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
     paper_ref="§5, Fig. 20",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full="the top {top_n} universal neurons by syntax-feature VR (spaCy POS/dependency/morphology labels) cover >= "
-        "{min_layers} distinct layers and no layer holds > {max_layer_share} of them",
-        small=">= {min_neurons} universal neuron has VR >= {min_vr} on a part-of-speech feature (needs a POS tagger)",
-        thresholds_full={"top_n": 25, "min_layers": 8, "max_layer_share": 0.3},
-        thresholds_small={"min_neurons": 1, "min_vr": 0.3},
+        "{min_layers} distinct layers and no layer holds > {max_layer_share} of them; and the share of universal "
+        "neurons with syntax VR >= {min_vr}, trained - untrained control, has a 95 % Newcombe lower bound > "
+        "{min_effect}",
+        small=">= {min_neurons} universal neuron has VR >= {min_vr} on a part-of-speech feature (needs a POS tagger); "
+        "and the share of universal neurons with such VR, trained - untrained control, has a 95 % Newcombe lower "
+        "bound > {min_effect}",
+        thresholds_full={"top_n": 25, "min_layers": 8, "max_layer_share": 0.3, "min_vr": 0.3, "min_effect": 0.0},
+        thresholds_small={"min_neurons": 1, "min_vr": 0.3, "min_effect": 0.0},
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.0,
 )
 def syntax_neurons(ctx: ClaimContext) -> Evidence:
     """F5: always NOT_RUN (no part-of-speech tagger offline)."""
-    raise NotApplicable(
-        "F5 needs part-of-speech labels; the paper used spaCy en_core_web_trf, whose models are not on PyPI, and no "
-        "other tagger is available offline"
+    raise NotRun(
+        "F5 needs part-of-speech labels for every token; the paper used spaCy en_core_web_trf, whose models are not "
+        "on PyPI, and no other tagger is available offline. Fix: install spaCy with a POS model (`pip install spacy "
+        "&& python -m spacy download en_core_web_sm`) and add the tagged features to claims/lib/features.py"
     )
 
 
@@ -912,43 +1229,22 @@ def speech_years(ids: Sequence[str]) -> list[int] | None:
     return years
 
 
-def document_positions(ctx: ClaimContext) -> np.ndarray | None:
+def document_positions(ctx: ClaimContext) -> np.ndarray:
     """[contexts, ctx_len] index into the corpus of each position's document (-1: start token or separator).
 
-    Replays fixtures/tokens.py `sample_contexts` (seeded document order, one separator per document) and
-    returns None unless the replay reproduces the sampled tokens exactly.
+    The token sample's own document index (fixtures/tokens.py), checked against the activations' tokens.
+
+    Raises:
+        NotApplicable: the sample carries no document index, or it is not the sample the activations were run on.
     """
     acts = ctx.activations(ctx.model, (MLP_POST_RAW,))
-    corpus = ctx.workbench.corpus(str(ctx.dataset))
-    seed = ctx.workbench.settings.seed
-    bench = ctx.workbench
-
-    def compute() -> np.ndarray | None:
-        model = bench.model(ctx.model)
-        tok = model.tokenizer
-        n_ctx, ctx_len = acts.tokens.shape
-        need = n_ctx * (ctx_len - 1)
-        sep = tok.eos_token_id if tok.eos_token_id is not None else model.start_token_id
-        order = list(range(corpus.n_documents))
-        random.Random(seed).shuffle(order)
-        texts = corpus.dataset["text"]
-        stream: list[int] = []
-        lengths: list[int] = []
-        used: list[int] = []
-        for i in order:
-            ids = tok(texts[i], add_special_tokens=False)["input_ids"]
-            stream.extend([*ids, sep])
-            lengths.append(len(ids))
-            used.append(i)
-            if len(stream) >= need:
-                break
-        if len(stream) < need or not np.array_equal(np.asarray(stream[:need]), acts.tokens[:, 1:].reshape(-1)):
-            return None
-        local = F.document_index(lengths, n_ctx, ctx_len)
-        return np.where(local >= 0, np.asarray(used)[np.maximum(local, 0)], -1)
-
-    inputs = {"tokens": acts.key, "corpus": corpus.sha256, "seed": seed, "model": ctx.model.identity()}
-    return bench.derived("document-positions", 1, inputs, compute)
+    sample = ctx.workbench.tokens(ctx.model, ctx.corpus_name)
+    if sample.documents is None or not np.array_equal(sample.tokens, acts.tokens):
+        raise NotApplicable(
+            "precondition: F6 needs each position's speech; the token sample carries no document index matching "
+            "the activations"
+        )
+    return np.asarray(sample.documents)
 
 
 def rank_sums(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

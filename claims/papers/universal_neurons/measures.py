@@ -54,14 +54,17 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
     family = ctx.family
     dataset = dataset or ctx.dataset
     if family is None or dataset is None:
-        raise NotApplicable(f"{ctx.claim.id} needs a family of seeds and a dataset")
+        raise NotApplicable(f"precondition: {ctx.claim.id} needs a family of >= 2 seeds and a dataset")
     bench = ctx.workbench
     members = family.members
     acts = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in members]
     controls = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in family.controls]
     for other, ref in ((a, m) for a, m in zip(acts[1:] + controls, members[1:] + family.controls, strict=True)):
         if not np.array_equal(other.tokens, acts[0].tokens):
-            raise NotApplicable(f"{ref.name} tokenises the text differently from {members[0].name}: not one family")
+            raise NotApplicable(
+                f"precondition: one tokenizer across the family; {ref.name} tokenises the text differently from "
+                f"{members[0].name}"
+            )
     inputs = {
         "members": [a.key for a in acts],
         "controls": [a.key for a in controls],

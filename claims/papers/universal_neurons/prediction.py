@@ -1,27 +1,34 @@
-"""P1-P2: prediction, suppression and partition neurons from the moments of W_U·w_out (§5.1, Fig. 5-6, 22).
+"""P1, P2, P4: prediction and suppression neurons from the moments of W_U·w_out (§5.1, Fig. 5-6, 22, 24).
 
 For every neuron, the distribution over the vocabulary of cos(W_U[:, v], w_out) (folded/centred weights, the
 final norm's gain folded into W_U): high kurtosis with positive skew = prediction neuron, with negative skew =
 suppression neuron. Sign convention for gated MLPs (SmolLM2): silu(gate)*up can be large with either sign, so a
 neuron's output direction is taken as sign(skew of its activation) * w_out — the direction it pushes when it
 fires strongly. For GELU models that sign is +1 for almost every neuron, which the measurements report.
-The control is the same statistics for random Gaussian directions in the residual stream.
+The control is the same statistics for random Gaussian directions in the residual stream (same W_U).
+
+P1's rule (`prediction_census`) is the one home of "this model has prediction neurons": P2, P3 and P4 are about
+those neurons and are NOT_APPLICABLE, naming the precondition, on a model where the rule does not hold.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from claims.context import ClaimContext, NotApplicable
+from claims.lib.inference import bootstrap_interval, proportion_difference
 from claims.papers.universal_neurons.measures import weight_table
 from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Evidence
+from claims.verdict import Axis, Effect, Evidence, Part, part
 from fixtures.activations import MLP_POST_MOMENTS
 from fixtures.models import LoadedModel, ModelRef
 from fixtures.tokens import TokenSample
 
 KURT = 10.0  # the paper's threshold for prediction/suppression neurons (family_count, Fig. 6c/22)
+KURT_SMALL = 5.0  # the same threshold for the zoo's tiny models (P1's small-scale criterion)
 
 
 def vocab_frame(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
@@ -60,8 +67,8 @@ def _members(ctx: ClaimContext) -> tuple[ModelRef, ...]:
     return ctx.family.members if ctx.family is not None else (ctx.model,)
 
 
-def _per_layer(frame: pd.DataFrame) -> pd.DataFrame:
-    high = frame.vocab_kurt > KURT
+def _per_layer(frame: pd.DataFrame, cut: float = KURT) -> pd.DataFrame:
+    high = frame.vocab_kurt > cut
     return pd.DataFrame(
         {
             "n": frame.groupby("layer").size(),
@@ -73,6 +80,125 @@ def _per_layer(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+P1_CRITERION = Criterion(
+    full="at least {min_each} prediction and {min_each} suppression neurons (vocab kurtosis > 10), and the count "
+    "with kurtosis > 10 is >= {ratio} x that of random directions (max(random, 1)); and the share of neurons with "
+    "kurtosis > 10 minus the share of random directions (as many per layer, same W_U) has a 95 % Newcombe lower "
+    "bound > {min_effect}",
+    small="the count of neurons with vocab kurtosis > {kurt_small} is >= {ratio} x that of random directions "
+    "(max(random, 1)); both signs of skew occur among them; and the share of neurons with kurtosis > {kurt_small} "
+    "minus the share of random directions (as many per layer, same W_U) has a 95 % Newcombe lower bound > "
+    "{min_effect}",
+    thresholds_full={"min_each": 1, "ratio": 10.0, "min_effect": 0.0},
+    thresholds_small={"kurt_small": KURT_SMALL, "ratio": 5.0, "min_effect": 0.0},
+)
+
+
+@dataclass(frozen=True)
+class PredictionCensus:
+    """P1's rule on one model: neurons with high vocabulary kurtosis against random directions.
+
+    Attributes:
+        model: the model's name.
+        cut: the kurtosis threshold of the row's scale.
+        n_neurons: neurons (= random directions) counted.
+        n_high, n_prediction, n_suppression: neurons above the cut, and by sign of effective skew.
+        n_random: random directions above the cut.
+        max_kurt, random_max_kurt: the largest vocabulary kurtosis of each.
+        negative_sign_share: share of neurons whose activation skew is negative (their w_out is flipped).
+        parts: P1's clauses; effect: share above the cut, neurons - random directions, with its interval.
+    """
+
+    model: str
+    cut: float
+    n_neurons: int
+    n_high: int
+    n_prediction: int
+    n_suppression: int
+    n_random: int
+    max_kurt: float
+    random_max_kurt: float
+    negative_sign_share: float
+    parts: tuple[Part, ...]
+    effect: Effect
+
+    @property
+    def holds(self) -> bool:
+        """P1's criterion: every clause and the effect's interval."""
+        return all(p.passed for p in self.parts) and self.effect.cleared
+
+    @property
+    def ratio(self) -> float:
+        """Neurons above the cut per random direction above it (max(random, 1))."""
+        return self.n_high / max(self.n_random, 1)
+
+    def summary(self) -> str:
+        """One sentence of the counts."""
+        return (
+            f"{self.n_high} neurons with vocab kurtosis > {self.cut:g} ({self.n_prediction} prediction, "
+            f"{self.n_suppression} suppression) vs {self.n_random} of {self.n_neurons} random directions"
+        )
+
+
+def prediction_census(ctx: ClaimContext, ref: ModelRef | None = None) -> PredictionCensus:
+    """P1's rule (its pre-registered thresholds at the row's scale, whichever claim asks) on a model."""
+    ref = ref or ctx.model
+    t = P1_CRITERION.thresholds(ctx.scale)
+    cut = KURT if ctx.scale == "full" else float(t["kurt_small"])
+    frame = vocab_frame(ctx, ref)
+    rand = random_direction_frame(ctx, ref)
+    high = (frame.vocab_kurt > cut).to_numpy()
+    n_pred = int((high & (frame.vocab_skew_effective > 0).to_numpy()).sum())
+    n_supp = int((high & (frame.vocab_skew_effective < 0).to_numpy()).sum())
+    n_rand = int((rand.vocab_kurt > cut).sum())
+    n, n_r = len(frame), len(rand)
+    ratio = int(high.sum()) / max(n_rand, 1)
+    minimum = float(t["min_each"]) if "min_each" in t else 1.0
+    parts = (
+        part(f"#(kurt>{cut:g}) / max(random, 1)", ratio, ">=", float(t["ratio"])),
+        part(f"prediction neurons (kurt>{cut:g}, skew > 0)", n_pred, ">=", minimum),
+        part(f"suppression neurons (kurt>{cut:g}, skew < 0)", n_supp, ">=", minimum),
+    )
+    diff, low, high_ci = proportion_difference(int(high.sum()), n, n_rand, n_r)
+    effect = Effect(
+        name=f"share with vocab kurtosis > {cut:g}: neurons - random directions",
+        measured=int(high.sum()) / n,
+        control=n_rand / n_r,
+        value=diff,
+        low=low,
+        high=high_ci,
+        threshold=float(t["min_effect"]),
+        control_name="random Gaussian directions (as many per layer, same W_U)",
+        method="Newcombe hybrid score over neurons",
+    )
+    return PredictionCensus(
+        model=ref.name,
+        cut=cut,
+        n_neurons=n,
+        n_high=int(high.sum()),
+        n_prediction=n_pred,
+        n_suppression=n_supp,
+        n_random=n_rand,
+        max_kurt=float(frame.vocab_kurt.max()),
+        random_max_kurt=float(rand.vocab_kurt.max()),
+        negative_sign_share=float((frame.activation_sign < 0).mean()),
+        parts=parts,
+        effect=effect,
+    )
+
+
+def require_prediction_neurons(ctx: ClaimContext, ref: ModelRef | None = None) -> PredictionCensus:
+    """The census of a model where P1's rule holds; NotApplicable naming the precondition otherwise."""
+    census = prediction_census(ctx, ref)
+    if not census.holds:
+        failed = [p.text() for p in (*census.parts, census.effect.as_part()) if not p.passed]
+        raise NotApplicable(
+            f"precondition: prediction neurons by P1's rule; none in {census.model}: {census.summary()} "
+            f"({'; '.join(failed)})"
+        )
+    return census
+
+
 @claim(
     "P1",
     title="prediction and suppression neurons exist",
@@ -81,50 +207,29 @@ def _per_layer(frame: pd.DataFrame) -> pd.DataFrame:
     paper_ref="§5.1, Fig. 5",
     axes=(Axis.ORIGINAL, Axis.GT1),
     needs=Needs(products=frozenset({MLP_POST_MOMENTS})),
-    criterion=Criterion(
-        full="at least {min_each} prediction and {min_each} suppression neurons (vocab kurtosis > 10), and the count "
-        "with kurtosis > 10 is >= {ratio} x that of random directions (max(random, 1))",
-        small="the count of neurons with vocab kurtosis > {kurt_small} is >= {ratio} x that of random directions "
-        "(max(random, 1)); both signs of skew occur among them",
-        thresholds_full={"min_each": 1, "ratio": 10.0},
-        thresholds_small={"kurt_small": 5.0, "ratio": 5.0},
-    ),
+    criterion=P1_CRITERION,
+    version=2,
     min_tokens=1_024,
     key_tolerance=5.0,
     paper_numbers="examples L19.1169 (kurt 44.9, skew +4.06), L23.2042 (kurt 52.4, skew -3.48) in GPT2-medium-a",
 )
 def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
-    frame = vocab_frame(ctx, ctx.model)
-    rand = random_direction_frame(ctx, ctx.model)
-    cut = KURT if ctx.scale == "full" else ctx.threshold("kurt_small")
-    high = frame.vocab_kurt > cut
-    n_pred = int((high & (frame.vocab_skew_effective > 0)).sum())
-    n_supp = int((high & (frame.vocab_skew_effective < 0)).sum())
-    n_rand = int((rand.vocab_kurt > cut).sum())
-    ratio = int(high.sum()) / max(n_rand, 1)
-    if ctx.scale == "full":
-        passed = (
-            n_pred >= ctx.threshold("min_each")
-            and n_supp >= ctx.threshold("min_each")
-            and ratio >= ctx.threshold("ratio")
-        )
-    else:
-        passed = ratio >= ctx.threshold("ratio") and n_pred > 0 and n_supp > 0
+    census = prediction_census(ctx)
     acts = ctx.activations(ctx.model, (MLP_POST_MOMENTS,))
     return ctx.evidence(
-        passed,
-        key=(f"#(kurt>{cut:g}) / random", ratio),
-        reason=f"{int(high.sum())} neurons with vocab kurtosis > {cut:g} ({n_pred} prediction, {n_supp} suppression) "
-        f"vs {n_rand} random directions; max kurtosis {frame.vocab_kurt.max():.1f}",
+        key=(f"#(kurt>{census.cut:g}) / random", census.ratio),
+        reason=f"{census.summary()}; max kurtosis {census.max_kurt:.1f} (random {census.random_max_kurt:.1f})",
         measured={
-            "n_high_kurtosis": int(high.sum()),
-            "prediction": n_pred,
-            "suppression": n_supp,
-            "max_vocab_kurt": float(frame.vocab_kurt.max()),
-            "negative_activation_sign_share": float((frame.activation_sign < 0).mean()),
+            "n_high_kurtosis": census.n_high,
+            "prediction": census.n_prediction,
+            "suppression": census.n_suppression,
+            "max_vocab_kurt": census.max_kurt,
+            "negative_activation_sign_share": census.negative_sign_share,
         },
-        control={"random_directions_high_kurtosis": n_rand, "random_max_vocab_kurt": float(rand.vocab_kurt.max())},
+        control={"random_directions_high_kurtosis": census.n_random, "random_max_vocab_kurt": census.random_max_kurt},
         n_tokens=int(acts.tokens.size),
+        parts=census.parts,
+        effect=census.effect,
     )
 
 
@@ -140,41 +245,50 @@ def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
     criterion=Criterion(
         full="in every seed: (i) < {early_max_pct} % of neurons in layers before L/2 have vocab kurtosis > 10; (ii) the "
         "count with kurtosis > 10 over the last 4 layers rises toward the output with at most one inversion; (iii) "
-        "the suppression share among kurtosis > 10 neurons is > 0.5 in the last layer and < 0.5 at layer round(0.75 L)",
+        "the suppression share among kurtosis > 10 neurons is > 0.5 in the last layer and < 0.5 at layer round(0.75 L); "
+        "and the share of neurons with kurtosis > 10 in the last layer minus that in layers before L/2 (pooled over "
+        "seeds) has a 95 % Newcombe lower bound > {min_effect}; precondition: prediction neurons by P1's rule",
         small="in >= {seed_share_pct} % of seeds: (i) the last layer's 95th-percentile vocab kurtosis exceeds layer 0's; "
         "(ii) the last layer's share of negative effective skew among its top-5 % kurtosis neurons exceeds the "
-        "penultimate layer's (exploratory at this scale)",
-        thresholds_full={"early_max_pct": 1.0},
-        thresholds_small={"seed_share_pct": 75.0},
+        "penultimate layer's (exploratory at this scale); and the share of neurons with vocab kurtosis > {kurt_small} "
+        "in the last layer minus that in layers before L/2 (pooled over seeds) has a 95 % Newcombe lower bound > "
+        "{min_effect}; precondition: prediction neurons by P1's rule",
+        thresholds_full={"early_max_pct": 1.0, "min_effect": 0.0},
+        thresholds_small={"seed_share_pct": 75.0, "kurt_small": KURT_SMALL, "min_effect": 0.0},
     ),
+    version=2,
     min_tokens=1_024,
     key_tolerance=0.01,
     paper_numbers="GPT2-medium-a neurons with kurtosis > 10: L20 130.8, L21 142.2, L22 207.2, L23 339.2 (mean over seeds, ≈fig)",
 )
 def depth_pattern(ctx: ClaimContext) -> Evidence:
+    require_prediction_neurons(ctx)
     members = _members(ctx)
-    per_seed, seeds_ok, layer_tables = {}, [], {}
+    cut = KURT if ctx.scale == "full" else ctx.threshold("kurt_small")
+    per_seed: dict[str, dict[str, float]] = {}
+    seeds_ok, layer_tables = [], {}
+    late = early = late_n = early_n = 0
     for ref in members:
         frame = vocab_frame(ctx, ref)
         table = _per_layer(frame)
         layer_tables[ref.name] = table
         n_layers = len(table)
+        grown = _per_layer(frame, cut)
+        late, late_n = late + int(grown.kurt_gt_10.iloc[-1]), late_n + int(grown.n.iloc[-1])
+        early += int(grown.kurt_gt_10.iloc[: n_layers // 2].sum())
+        early_n += int(grown.n.iloc[: n_layers // 2].sum())
         if ctx.scale == "full":
-            early = table.iloc[: n_layers // 2]
-            early_pct = 100 * early.kurt_gt_10.sum() / early.n.sum()
-            last4 = table.kurt_gt_10.to_numpy()[-4:]
-            inversions = int(np.sum(np.diff(last4) < 0))
+            first_half = table.iloc[: n_layers // 2]
             share = table.suppression / table.kurt_gt_10.replace(0, np.nan)
-            q = round(0.75 * (n_layers - 1))
             checks = {
-                "early_pct": float(early_pct),
-                "inversions_last4": inversions,
+                "early_pct": float(100 * first_half.kurt_gt_10.sum() / first_half.n.sum()),
+                "inversions_last4": float(np.sum(np.diff(table.kurt_gt_10.to_numpy()[-4:]) < 0)),
                 "suppression_share_last": float(share.iloc[-1]),
-                "suppression_share_at_0.75L": float(share.iloc[q]),
+                "suppression_share_at_0.75L": float(share.iloc[round(0.75 * (n_layers - 1))]),
             }
             ok = (
-                early_pct < ctx.threshold("early_max_pct")
-                and inversions <= 1
+                checks["early_pct"] < ctx.threshold("early_max_pct")
+                and checks["inversions_last4"] <= 1
                 and checks["suppression_share_last"] > 0.5
                 and checks["suppression_share_at_0.75L"] < 0.5
             )
@@ -194,20 +308,37 @@ def depth_pattern(ctx: ClaimContext) -> Evidence:
         per_seed[ref.name] = checks
         seeds_ok.append(ok)
     share_ok = float(np.mean(seeds_ok))
-    passed = all(seeds_ok) if ctx.scale == "full" else 100 * share_ok >= ctx.threshold("seed_share_pct")
+    parts = _depth_parts(ctx, per_seed, seeds_ok)
+    diff, low, high = proportion_difference(late, late_n, early, early_n)
+    effect = Effect(
+        name=f"share with vocab kurtosis > {cut:g}: last layer - layers before L/2",
+        measured=late / late_n,
+        control=early / early_n if early_n else float("nan"),
+        value=diff,
+        low=low,
+        high=high,
+        threshold=ctx.threshold("min_effect"),
+        control_name="layers before L/2 of the same seeds",
+        method=f"Newcombe hybrid score over neurons, pooled over {len(members)} seed(s)",
+    )
     rand = _per_layer(random_direction_frame(ctx, members[0]).assign(vocab_skew_effective=lambda f: f.vocab_skew))
     first = layer_tables[members[0].name]
+    failed = [p.name for p in parts if not p.passed]
     return ctx.evidence(
-        passed,
         key=("share of seeds with the pattern", share_ok),
-        reason=f"pattern held in {sum(seeds_ok)} of {len(seeds_ok)} seeds; {members[0].name}: prediction by layer "
-        f"{first.prediction.astype(int).tolist()}, suppression {first.suppression.astype(int).tolist()}",
+        reason=f"pattern held in {sum(seeds_ok)} of {len(seeds_ok)} seeds"
+        + (f" (failed: {'; '.join(failed)})" if failed else "")
+        + f"; kurtosis > {cut:g}: {late} of {late_n} last-layer neurons vs {early} of {early_n} before L/2; "
+        f"{members[0].name}: prediction by layer {first.prediction.astype(int).tolist()}, suppression "
+        f"{first.suppression.astype(int).tolist()}",
         measured={"per_seed": per_seed, "by_layer_reference": {k: v.tolist() for k, v in first.items()}},
         control={
             "random_directions_kurt_gt_10_by_layer": rand.kurt_gt_10.astype(int).tolist(),
             "random_directions_kurt_p95_by_layer": rand.kurt_p95.tolist(),
         },
         n_tokens=int(ctx.activations(members[0], (MLP_POST_MOMENTS,)).tokens.size),
+        parts=parts,
+        effect=effect,
         figures={
             "prediction_counts": {
                 "layers": list(range(len(first))),
@@ -220,6 +351,29 @@ def depth_pattern(ctx: ClaimContext) -> Evidence:
             }
         },
     )
+
+
+def _depth_parts(ctx: ClaimContext, per_seed: dict[str, dict[str, float]], seeds_ok: list[bool]) -> list[Part]:
+    """Every clause of P2's criterion: the worst seed per clause (full: "in every seed"), or shares of seeds."""
+    if ctx.scale == "full":
+
+        def worst(key: str, pick: str) -> float:
+            values = np.array([checks[key] for checks in per_seed.values()], dtype=np.float64)
+            return float(np.max(values) if pick == "max" else np.min(values))  # NaN propagates (and fails)
+
+        return [
+            ctx.part("(i) % of neurons with kurt>10 before L/2, worst seed", worst("early_pct", "max"), "<", "early_max_pct"),
+            ctx.part("(ii) inversions of the kurt>10 count over the last 4 layers, worst seed", worst("inversions_last4", "max"), "<=", 1),
+            ctx.part("(iii) suppression share of kurt>10 neurons in the last layer, worst seed", worst("suppression_share_last", "min"), ">", 0.5),
+            ctx.part("(iii) suppression share of kurt>10 neurons at layer round(0.75 L), worst seed", worst("suppression_share_at_0.75L", "max"), "<", 0.5),
+        ]  # fmt: skip
+    growth = [c["kurt_p95_last"] > c["kurt_p95_first"] for c in per_seed.values()]
+    flip = [c["neg_share_last_top5"] > c["neg_share_penultimate_top5"] for c in per_seed.values()]
+    return [
+        ctx.part("% of seeds with (i): last layer's p95 kurtosis > layer 0's", 100 * float(np.mean(growth)), ">=", "seed_share_pct"),
+        ctx.part("% of seeds with (ii): last layer's negative-skew share of top-5 % > penultimate's", 100 * float(np.mean(flip)), ">=", "seed_share_pct"),
+        ctx.part("% of seeds with (i) and (ii)", 100 * float(np.mean(seeds_ok)), ">=", "seed_share_pct"),
+    ]  # fmt: skip
 
 
 SUPPRESSED_Z = -3.0  # a neuron's suppressed class: tokens whose cos(W_U[:, v], w_out) z-score is <= -3
@@ -268,13 +422,18 @@ def neuron_activations(
     needs=Needs(products=frozenset({MLP_POST_MOMENTS})),
     criterion=Criterion(
         full=">= {min_share_pct} % of suppression neurons (vocab kurtosis > 10, negative effective skew; class = tokens "
-        "with cosine z-score <= -3) have AUROC(activation | next token in class) >= {min_auroc}",
+        "with cosine z-score <= -3) have AUROC(activation | next token in class) >= {min_auroc}; and the median AUROC "
+        "minus the median for random token classes of the same sizes has a 95 % bootstrap lower bound (over neurons) > "
+        "{min_effect}; precondition: prediction neurons by P1's rule",
         small="median AUROC(activation | next token in class) over suppression neurons (vocab kurtosis > {kurt_small}, "
         "negative effective skew, class = tokens with cosine z-score <= -3) > {min_median_auroc} and above the 95th "
-        "percentile of the same statistic for random token classes of the same sizes",
-        thresholds_full={"min_share_pct": 80.0, "min_auroc": 0.6},
-        thresholds_small={"kurt_small": 5.0, "min_median_auroc": 0.55},
+        "percentile of the same statistic for random token classes of the same sizes; and the median AUROC minus the "
+        "median for the random classes has a 95 % bootstrap lower bound (over neurons) > {min_effect}; precondition: "
+        "prediction neurons by P1's rule",
+        thresholds_full={"min_share_pct": 80.0, "min_auroc": 0.6, "min_effect": 0.0},
+        thresholds_small={"kurt_small": KURT_SMALL, "min_median_auroc": 0.55, "min_effect": 0.0},
     ),
+    version=2,
     min_tokens=4_096,
     key_tolerance=0.05,
     paper_numbers="55 labelled suppression neurons in GPT2-medium-a, e.g. L23.2042 (open parenthesis)",
@@ -282,11 +441,14 @@ def neuron_activations(
 def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
     from claims.lib.inference import auroc
 
+    require_prediction_neurons(ctx)
     frame = vocab_frame(ctx, ctx.model)
     cut = KURT if ctx.scale == "full" else ctx.threshold("kurt_small")
     chosen = frame[(frame.vocab_kurt > cut) & (frame.vocab_skew_effective < 0)]
     if chosen.empty:
-        raise NotApplicable(f"no suppression neurons (vocab kurtosis > {cut:g}, negative skew) in {ctx.model.name}")
+        raise NotApplicable(
+            f"precondition: suppression neurons (vocab kurtosis > {cut:g}, negative skew); none in {ctx.model.name}"
+        )
     chosen = chosen.sort_values("vocab_kurt", ascending=False).head(64)
     model = ctx.workbench.model(ctx.model)
     w_u = model.bridge.W_U.detach().float()
@@ -326,13 +488,37 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
     median = float(np.median(aurocs))
     null_median = float(np.nanmedian(nulls))
     null_draws = [float(np.nanmedian(rng.choice(np.asarray(nulls), size=len(nulls)))) for _ in range(200)]
-    share = 100 * float(np.mean(np.asarray(aurocs) >= ctx.threshold("min_auroc"))) if ctx.scale == "full" else None
+    real, null = np.asarray(aurocs), np.asarray(nulls, dtype=np.float64)
+
+    def median_gap(idx: np.ndarray) -> float:
+        kept = null[idx][np.isfinite(null[idx])]
+        return float(np.median(real[idx]) - np.median(kept)) if len(kept) else float("nan")
+
+    low, high = bootstrap_interval(median_gap, len(real), seed=ctx.workbench.settings.seed)
+    effect = Effect(
+        name="median AUROC: suppressed class - random class of the same size",
+        measured=median,
+        control=null_median,
+        value=median - null_median,
+        low=low,
+        high=high,
+        threshold=ctx.threshold("min_effect"),
+        control_name="random token classes of the same sizes (one per neuron)",
+        method=f"percentile bootstrap over {len(real)} neurons (paired), 1000",
+    )
+    share = 100 * float(np.mean(real >= ctx.threshold("min_auroc"))) if ctx.scale == "full" else None
     if share is not None:
-        passed = share >= ctx.threshold("min_share_pct")
+        parts = [
+            ctx.part(
+                f"% of suppression neurons with AUROC >= {ctx.threshold('min_auroc'):g}", share, ">=", "min_share_pct"
+            )
+        ]
     else:
-        passed = median > ctx.threshold("min_median_auroc") and median > float(np.percentile(null_draws, 95))
+        parts = [
+            ctx.part("median AUROC", median, ">", "min_median_auroc"),
+            ctx.part("median AUROC - 95th percentile of random classes' median", median - float(np.percentile(null_draws, 95)), ">", 0.0),
+        ]  # fmt: skip
     return ctx.evidence(
-        passed,
         key=("median AUROC (next token in class)", median),
         reason=f"median AUROC {median:.3f} over {len(aurocs)} suppression neurons (classes of {int(np.median(sizes))} tokens) vs "
         f"{null_median:.3f} for random classes"
@@ -343,4 +529,6 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
             "random_class_95th_pct_of_median": float(np.percentile(null_draws, 95)),
         },
         n_tokens=int(tokens.size),
+        parts=parts,
+        effect=effect,
     )

@@ -43,14 +43,14 @@ def universal_fraction_published(ctx: ClaimContext) -> Evidence:
         above[model] = {t: int((frame.excess_corr > t).sum()) for t in (0.6, 0.7)}
     errors = {m: abs(fractions[m] - PAPER_PERCENT[m]) for m in fractions}
     worst = max(errors.values())
-    passed = (
-        worst <= ctx.threshold("tolerance_pct")
-        and max(identity.values()) <= ctx.threshold("identity_tol")
-        and min(minimum.values()) > 0.5
-    )
+    parts = [
+        ctx.part("max |recomputed fraction - paper| (points)", worst, "<=", "tolerance_pct"),
+        ctx.part("max |excess_corr - (mean_corr - mean_baseline)|", max(identity.values()), "<=", "identity_tol"),
+        ctx.part("min excess_corr over published rows", min(minimum.values()), ">", 0.5),
+    ]
     listing = ", ".join(f"{m} {fractions[m]:.4f} % (paper {PAPER_PERCENT[m]})" for m in fractions)
     return ctx.evidence(
-        passed,
+        parts=parts,
         key=("max |fraction - paper| (points)", worst),
         reason=f"recomputed {listing}; identity error {max(identity.values()):.1e}",
         measured={"fraction_pct": fractions, "identity_max_abs_error": identity, "min_excess": minimum},
@@ -84,7 +84,7 @@ def consistency_published(ctx: ClaimContext) -> Evidence:
     }
     worst = max(spread.values())
     return ctx.evidence(
-        worst <= ctx.threshold("max_spread"),
+        parts=[ctx.part("max over models of mean (max_corr - min_corr)", worst, "<=", "max_spread")],
         key=("max over models of mean spread", worst),
         reason="mean spread " + ", ".join(f"{m} {v:.4f}" for m, v in spread.items()),
         measured={"mean_spread": spread},
@@ -127,9 +127,13 @@ def signature_published(ctx: ClaimContext) -> Evidence:
     control = {m: float(np.median(pct[m][control_idx])) for m in SIGNATURE_METRICS}
     errors = {m: abs(medians[m] - PAPER_MEDIANS[m]) for m in SIGNATURE_METRICS}
     worst = max(errors.values())
-    control_ok = all(abs(v - 50.0) <= ctx.threshold("control_band") for v in control.values())
+    control_off = max(abs(v - 50.0) for v in control.values())
+    parts = [
+        ctx.part("max |median within-layer percentile - paper|", worst, "<=", "tolerance"),
+        ctx.part("max |non-universal control median - 50|", control_off, "<=", "control_band"),
+    ]
     return ctx.evidence(
-        worst <= ctx.threshold("tolerance") and control_ok,
+        parts=parts,
         key=("max |median - paper|", worst),
         reason="medians "
         + ", ".join(f"{m} {medians[m]:.1f} (paper {PAPER_MEDIANS[m]})" for m in SIGNATURE_METRICS)

@@ -4,7 +4,9 @@ Universality is the paper's excess correlation ϱ = mean_m max_j corr(v_i, v_j^m
 a random rotation of m's neurons), on post-activations with BOS/EOS/pad and newline positions excluded.
 At the paper's scale "universal" means ϱ > 0.5. For the zoo's tiny models the pre-registered threshold is 0.3
 (OFFLINE.md measured that 0.5 is not reached at this scale), with the catalogue's fallback — the top 2 % by ϱ —
-when fewer than 30 neurons pass; every verdict is compared with the same pipeline on untrained seeds.
+when fewer than 30 neurons pass. Every verdict carries an effect against a control with a 95 % interval: the same
+pipeline on untrained seeds (U1, U3, U4, G2-overlap) or a rotated copy of the reference (U2); a family without
+untrained controls is INCONCLUSIVE where the control decides, never PASS.
 """
 
 from __future__ import annotations
@@ -13,13 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from claims.context import ClaimContext, NotApplicable
-from claims.lib.inference import mean_interval, spearman, wilson_interval
+from claims.lib.inference import (
+    mean_difference,
+    mean_interval,
+    proportion_difference,
+    spearman,
+    two_sample_bootstrap_interval,
+    wilson_interval,
+)
 from claims.lib.universality import universal_mask
-from claims.papers.universal_neurons.measures import universality
+from claims.papers.universal_neurons.measures import Universality, universality
 from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Evidence, fmt
+from claims.verdict import Axis, Effect, Evidence, Part, fmt
 from fixtures.activations import MLP_POST_RAW
 
 FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
@@ -45,7 +55,7 @@ def _universal(excess: np.ndarray, ctx: ClaimContext) -> _Chosen:
     return _Chosen(mask, f"excess > {t:g}" if rule == "threshold" else f"top 2 % by excess (fewer than 30 above {t:g})")
 
 
-def _excess_histogram(u, threshold: float) -> dict:  # type: ignore[no-untyped-def]
+def _excess_histogram(u: Universality, threshold: float) -> dict[str, Any]:
     edges = np.linspace(-0.1, 1.0, 45)
     table = u.table
     series = {
@@ -73,6 +83,16 @@ def _excess_histogram(u, threshold: float) -> dict:  # type: ignore[no-untyped-d
     }
 
 
+NO_CONTROL = "the family has no untrained controls to compare with, so the control cannot decide"
+
+
+def _missing_control(u: Universality, parts: list[Part]) -> str | None:
+    """INCONCLUSIVE when the control is missing and every other clause held; a failed clause is a finding anyway."""
+    if u.control is not None or not all(p.passed for p in parts):
+        return None
+    return NO_CONTROL
+
+
 @claim(
     "U1",
     title="only a few percent of neurons are universal",
@@ -81,13 +101,16 @@ def _excess_histogram(u, threshold: float) -> dict:  # type: ignore[no-untyped-d
     paper_ref="§4.1, abstract, Fig. 2a",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full="fraction f with excess > {universal_threshold} lies in [{min_frac_pct} %, {max_frac_pct} %] "
-        "(new families; the paper's own: 1-5 %); reported at 0.4/0.5/0.6",
-        small="f(excess > {universal_threshold}) > 0, its 95 % Wilson lower bound >= {control_ratio} x the untrained "
-        "control's f, and f < {max_frac_pct} % (a minority); reported at 0.2/0.4/0.5",
-        thresholds_full={"universal_threshold": 0.5, "min_frac_pct": 0.5, "max_frac_pct": 10.0},
-        thresholds_small={"universal_threshold": 0.3, "control_ratio": 5.0, "max_frac_pct": 50.0},
+        "(new families; the paper's own: 1-5 %); f(trained) - f(untrained seeds, same pipeline) has its Newcombe "
+        "95 % lower bound > {min_effect}; reported at 0.4/0.5/0.6",
+        small="f(excess > {universal_threshold}) of the trained family minus that of its untrained seeds (same "
+        "pipeline) has its Newcombe 95 % lower bound > {min_effect}; f < {max_frac_pct} % (a minority); f's 95 % "
+        "Wilson lower bound >= {control_ratio} x the untrained f; reported at 0.2/0.4/0.5",
+        thresholds_full={"universal_threshold": 0.5, "min_frac_pct": 0.5, "max_frac_pct": 10.0, "min_effect": 0.005},
+        thresholds_small={"universal_threshold": 0.3, "control_ratio": 5.0, "max_frac_pct": 50.0, "min_effect": 0.005},
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.005,
@@ -102,20 +125,41 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
     f = count / n
     low, high = wilson_interval(count, n)
     sweep = {f"f(>{x:g})": float((excess > x).mean()) for x in (0.2, 0.3, 0.4, 0.5, 0.6)}
-    control_f = float((u.control.excess_corr > t).mean()) if u.control is not None else float("nan")
-    missing_control = None
     if ctx.scale == "full":
-        passed = ctx.threshold("min_frac_pct") <= 100 * f <= ctx.threshold("max_frac_pct")
+        parts = [
+            ctx.part(f"f(excess > {t:g}) in %", 100 * f, ">=", "min_frac_pct"),
+            ctx.part(f"f(excess > {t:g}) in %", 100 * f, "<=", "max_frac_pct"),
+        ]
     else:
-        passed = (
-            count > 0 and low >= ctx.threshold("control_ratio") * control_f and 100 * f < ctx.threshold("max_frac_pct")
+        parts = [ctx.part(f"f(excess > {t:g}) in % (a minority)", 100 * f, "<", "max_frac_pct")]
+    effect: Effect | None = None
+    control_f, control_count = float("nan"), 0
+    if u.control is not None:
+        control_excess = u.control.excess_corr.to_numpy()
+        control_count = int((control_excess > t).sum())
+        control_f = control_count / len(control_excess)
+        if ctx.scale == "small":
+            ratio = ctx.threshold("control_ratio")
+            parts.append(ctx.part(f"95 % Wilson low of f - {ratio:g} x untrained f", low - ratio * control_f, ">=", 0))
+        diff, d_low, d_high = proportion_difference(count, n, control_count, len(control_excess))
+        effect = Effect(
+            name=f"f(excess > {t:g}): trained - untrained",
+            measured=f,
+            control=control_f,
+            value=diff,
+            low=d_low,
+            high=d_high,
+            threshold=ctx.threshold("min_effect"),
+            control_name="untrained seeds (same pipeline)",
+            method="Newcombe hybrid score over neurons",
         )
-        missing_control = None if u.control is not None else "the family has no untrained controls to compare with"
+    effect_text = (
+        f"; trained - untrained {fmt(effect.value)} (95 % CI {fmt(effect.low)}-{fmt(effect.high)})" if effect else ""
+    )
     return ctx.evidence(
-        passed,
         key=(f"f(excess>{t:g})", f),
         reason=f"{count} of {n} neurons ({100 * f:.2f} %, 95 % CI {100 * low:.2f}-{100 * high:.2f} %) have excess > {t:g}; "
-        f"untrained control {100 * control_f:.2f} %; max excess {excess.max():.3f}",
+        f"untrained control {100 * control_f:.2f} %{effect_text}; max excess {excess.max():.3f}",
         measured={
             "fraction": f,
             "count": count,
@@ -127,12 +171,15 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
         },
         control={
             "untrained_fraction": control_f,
+            "untrained_count": control_count,
             "untrained_threshold_sweep": {f"f(>{x:g})": float((u.control.excess_corr > x).mean()) for x in (0.2, 0.3)}
             if u.control is not None
             else {},
         },
         n_tokens=u.n_tokens,
-        inconclusive=missing_control,
+        parts=parts,
+        effect=effect,
+        inconclusive=_missing_control(u, parts),
         figures={"excess_histogram": _excess_histogram(u, t)},
     )
 
@@ -145,14 +192,18 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
     paper_ref="§4.1, Eq. 3, Fig. 2a, Fig. 11",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full="every layer has mean excess > 0 with a 95 % t-interval above 0, under both the Gaussian and the "
-        "orthogonal baseline; #(excess > {count_threshold}) >= {ratio} x that of a rotated copy of the reference",
+        "orthogonal baseline; #(excess > {count_threshold}) >= {ratio} x that of a rotated copy of the reference; "
+        "f(excess > {count_threshold}) of the reference minus that of its rotated copy (same comparison model) has "
+        "its Newcombe 95 % lower bound > {min_effect}",
         small="every layer has mean excess > 0 with a 95 % t-interval above 0, under both the Gaussian and the "
         "orthogonal baseline; #(excess > {count_threshold}) >= {ratio} x that of a rotated copy of the reference "
-        "(same comparison model; ratio uses max(rotated count, 1))",
-        thresholds_full={"count_threshold": 0.3, "ratio": 10.0},
-        thresholds_small={"count_threshold": 0.2, "ratio": 10.0},
+        "(same comparison model; ratio uses max(rotated count, 1)); f(excess > {count_threshold}) of the reference "
+        "minus that of its rotated copy has its Newcombe 95 % lower bound > {min_effect}",
+        thresholds_full={"count_threshold": 0.3, "ratio": 10.0, "min_effect": 0.0},
+        thresholds_small={"count_threshold": 0.2, "ratio": 10.0, "min_effect": 0.0},
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=2.0,
@@ -162,23 +213,38 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
     table = u.table
     per_layer: dict[str, dict[str, Any]] = {}
-    layers_ok = True
-    for baseline, column in (("gaussian", "excess_corr"), ("orthogonal", "excess_corr_orth")):
+    parts = []
+    for baseline, column in (("Gaussian", "excess_corr"), ("orthogonal", "excess_corr_orth")):
+        lows = []
         for layer, values in table.groupby("layer")[column]:
             low, high = mean_interval(values.to_numpy())
-            per_layer[f"{baseline}/L{layer}"] = {"mean": float(values.mean()), "ci95": [low, high]}
-            layers_ok &= low > 0
+            per_layer[f"{baseline.lower()}/L{layer}"] = {"mean": float(values.mean()), "ci95": [low, high]}
+            lows.append(low)
+        parts.append(ctx.part(f"lowest per-layer 95 % t-low of mean excess ({baseline})", min(lows), ">", 0))
     t = ctx.threshold("count_threshold")
+    n = len(u.single_comparison_excess)
     trained = int((u.single_comparison_excess > t).sum())
     rotated = int((u.rotated_numerator_excess > t).sum())
     ratio = trained / max(rotated, 1)
-    passed = layers_ok and ratio >= ctx.threshold("ratio")
-    worst = min(v["ci95"][0] for v in per_layer.values())
+    parts.append(ctx.part(f"#(excess > {t:g}) reference / max(rotated copy, 1)", ratio, ">=", "ratio"))
+    diff, low, high = proportion_difference(trained, n, rotated, len(u.rotated_numerator_excess))
+    effect = Effect(
+        name=f"f(excess > {t:g}): reference - rotated reference",
+        measured=trained / n,
+        control=rotated / len(u.rotated_numerator_excess),
+        value=diff,
+        low=low,
+        high=high,
+        threshold=ctx.threshold("min_effect"),
+        control_name="Haar-rotated copy of the reference (same comparison model)",
+        method="Newcombe hybrid score over neurons",
+    )
+    worst = min(p.value for p in parts[:2])
     return ctx.evidence(
-        passed,
         key=(f"#(excess>{t:g}) trained / rotated", ratio),
         reason=f"{trained} neurons above {t:g} against one comparison model vs {rotated} for a rotated reference "
-        f"(ratio {ratio:.1f}); lowest per-layer 95 % bound of mean excess {worst:.4f}",
+        f"(ratio {ratio:.1f}; difference of fractions {fmt(diff)}, 95 % CI {fmt(low)}-{fmt(high)}); lowest per-layer "
+        f"95 % bound of mean excess {worst:.4f}",
         measured={
             "per_layer_mean_excess": per_layer,
             "count_trained": trained,
@@ -192,6 +258,8 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
             "untrained_mean_excess": float(u.control.excess_corr.mean()) if u.control is not None else None,
         },
         n_tokens=u.n_tokens,
+        parts=parts,
+        effect=effect,
     )
 
 
@@ -203,19 +271,31 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
     paper_ref="§4.1 (variation across models)",
     axes=FAMILY_AXES,
     needs=Needs(seeds=4, products=frozenset({MLP_POST_RAW}), untrained_control=True),
+    version=2,
     criterion=Criterion(
         full="mean spread (max - min over comparison models) <= {max_spread_universal} over universal neurons and "
-        "<= {max_spread_all} over all; leave-one-model-out universal sets have Jaccard >= {min_jaccard}",
+        "<= {max_spread_all} over all; leave-one-model-out universal sets have Jaccard >= {min_jaccard}; the "
+        "universal neurons' excess against their worst comparison model minus the untrained seeds' universal "
+        "neurons' excess (same rule) has its Welch 95 % lower bound > {min_effect}",
         small="mean spread <= {max_spread_universal} over universal neurons; leave-one-model-out universal sets "
-        "have Jaccard >= {min_jaccard} with the full set",
+        "have Jaccard >= {min_jaccard} with the full set; the universal neurons' excess against their worst "
+        "comparison model minus the untrained seeds' universal neurons' excess (same rule) has its Welch 95 % "
+        "lower bound > {min_effect}",
         thresholds_full={
             "max_spread_universal": 0.15,
             "max_spread_all": 0.08,
             "min_jaccard": 0.6,
             "universal_threshold": 0.5,
+            "min_effect": 0.0,
             **FALLBACK,
         },
-        thresholds_small={"max_spread_universal": 0.2, "min_jaccard": 0.4, "universal_threshold": 0.3, **FALLBACK},
+        thresholds_small={
+            "max_spread_universal": 0.2,
+            "min_jaccard": 0.4,
+            "universal_threshold": 0.3,
+            "min_effect": 0.0,
+            **FALLBACK,
+        },
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.05,
@@ -237,24 +317,60 @@ def consistency(ctx: ClaimContext) -> Evidence:
         loo = _universal(loo_excess, ctx)
         jaccards[left_out] = float((loo.mask & chosen.mask).sum() / max(1, (loo.mask | chosen.mask).sum()))
     min_j = min(jaccards.values())
-    passed = spread_u <= ctx.threshold("max_spread_universal") and min_j >= ctx.threshold("min_jaccard")
+    parts = [
+        ctx.part("mean spread over universal neurons", spread_u, "<=", "max_spread_universal"),
+        ctx.part("lowest leave-one-model-out Jaccard", min_j, ">=", "min_jaccard"),
+    ]
     if ctx.scale == "full":
-        passed &= spread_all <= ctx.threshold("max_spread_all")
-    control_spread = float((u.control.max_corr - u.control.min_corr).mean()) if u.control is not None else None
+        parts.append(ctx.part("mean spread over all neurons", spread_all, "<=", "max_spread_all"))
+    worst = (corr - base).min(0)[chosen.mask]  # each universal neuron's excess against its worst comparison model
+    effect: Effect | None = None
+    control: dict[str, Any] = {}
+    if u.control is not None:
+        c = u.control
+        c_chosen = _universal(c.excess_corr.to_numpy(), ctx)
+        c_excess = c.excess_corr.to_numpy()[c_chosen.mask]
+        diff, low, high = mean_difference(worst, c_excess)
+        effect = Effect(
+            name="excess of universal neurons (worst comparison model): trained - untrained",
+            measured=float(worst.mean()),
+            control=float(c_excess.mean()),
+            value=diff,
+            low=low,
+            high=high,
+            threshold=ctx.threshold("min_effect"),
+            control_name="untrained seeds' universal neurons (same rule)",
+            method="Welch t over neurons",
+        )
+        control = {
+            "untrained_mean_spread_all": float((c.max_corr - c.min_corr).mean()),
+            "untrained_universal_rule": c_chosen.rule,
+            "untrained_n_universal": int(c_chosen.mask.sum()),
+            "untrained_universal_mean_excess": float(c_excess.mean()),
+        }
+    effect_text = (
+        f"; worst-comparison excess of universal neurons {fmt(float(worst.mean()))} vs untrained universal "
+        f"{fmt(effect.control)} (difference 95 % CI {fmt(effect.low)}-{fmt(effect.high)})"
+        if effect
+        else ""
+    )
     return ctx.evidence(
-        passed,
         key=("mean spread (universal)", spread_u),
         reason=f"spread {spread_u:.3f} over {int(chosen.mask.sum())} universal neurons ({chosen.rule}), {spread_all:.3f} over all; "
-        f"leave-one-out Jaccard min {min_j:.2f}",
+        f"leave-one-out Jaccard min {min_j:.2f}{effect_text}",
         measured={
             "mean_spread_universal": spread_u,
             "mean_spread_all": spread_all,
             "universal_rule": chosen.rule,
             "n_universal": int(chosen.mask.sum()),
             "leave_one_out_jaccard": jaccards,
+            "universal_worst_comparison_excess": float(worst.mean()),
         },
-        control={"untrained_mean_spread_all": control_spread},
+        control=control,
         n_tokens=u.n_tokens,
+        parts=parts,
+        effect=effect,
+        inconclusive=_missing_control(u, parts),
     )
 
 
@@ -266,18 +382,24 @@ def consistency(ctx: ClaimContext) -> Evidence:
     paper_ref="§4.1, Fig. 2c, 12c, 13c",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full=">= {row_share} of layers have their row argmax within +-1 layer; mean diagonal mass >= "
-        "max(3/L, {min_diagonal}); Spearman(layer, argmax layer) >= {min_spearman}",
-        small="every layer has P[l,l] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L",
-        thresholds_full={"row_share": 0.9, "min_diagonal": 0.15, "min_spearman": 0.9},
-        thresholds_small={"margin": 0.15},
+        "max(3/L, {min_diagonal}); Spearman(layer, argmax layer) >= {min_spearman}; the per-neuron share of best "
+        "matches in the same layer, trained - untrained seeds, has its Welch 95 % lower bound > {min_effect}",
+        small="every layer has P[l,l] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L; the per-neuron "
+        "share of best matches in the same layer, trained - untrained seeds, has its Welch 95 % lower bound > "
+        "{min_effect}",
+        thresholds_full={"row_share": 0.9, "min_diagonal": 0.15, "min_spearman": 0.9, "min_effect": 0.0},
+        thresholds_small={"margin": 0.15, "min_effect": 0.0},
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.05,
     paper_numbers="≈20-50 % of a layer's best matches on the diagonal (Fig. 2c, read off the figure)",
 )
 def depth_specialisation(ctx: ClaimContext) -> Evidence:
+    from claims.lib.universality import depth_specialisation as depth_matrix
+
     u = universality(ctx)
     depth = u.depth
     n_layers = depth.shape[0]
@@ -289,27 +411,54 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
         argmax = depth.argmax(1)
         near = float(np.mean(np.abs(argmax - np.arange(n_layers)) <= 1))
         rho = spearman(np.arange(n_layers), argmax)
-        passed = (
-            near >= ctx.threshold("row_share")
-            and diag.mean() >= max(3 / n_layers, ctx.threshold("min_diagonal"))
-            and rho >= ctx.threshold("min_spearman")
-        )
+        parts = [
+            ctx.part("share of layers whose best-match argmax is within +-1 layer", near, ">=", "row_share"),
+            ctx.part("mean diagonal mass", float(diag.mean()), ">=", max(3 / n_layers, ctx.threshold("min_diagonal"))),
+            ctx.part("Spearman(layer, argmax layer)", rho, ">=", "min_spearman"),
+        ]
     else:
-        passed = bool(np.all(diag >= chance + ctx.threshold("margin")) and np.all(np.asarray(lows) > chance))
-    control = {}
+        parts = [
+            ctx.part(f"P[{layer},{layer}]", float(d), ">=", chance + ctx.threshold("margin"))
+            for layer, d in enumerate(diag)
+        ]
+        parts.append(ctx.part("lowest 95 % Wilson low of P[l,l]", min(lows), ">", chance))
+    same = _same_layer_share(u.table, n_layers)
+    effect: Effect | None = None
+    control: dict[str, Any] = {}
     if u.control is not None:
-        from claims.lib.universality import depth_specialisation
-
         labels = [c for c in u.control.columns if c.startswith("best_layer_")]
-        control_depth = depth_specialisation([u.control[c].to_numpy() for c in labels], n_layers, n_layers)
-        control = {"untrained_diagonal": np.diag(control_depth), "chance": chance}
+        control_depth = depth_matrix([u.control[c].to_numpy() for c in labels], n_layers, n_layers)
+        control_same = _same_layer_share(u.control, n_layers)
+        diff, low, high = mean_difference(same, control_same)
+        effect = Effect(
+            name="share of best matches in the same layer: trained - untrained",
+            measured=float(same.mean()),
+            control=float(control_same.mean()),
+            value=diff,
+            low=low,
+            high=high,
+            threshold=ctx.threshold("min_effect"),
+            control_name="untrained seeds (same pipeline)",
+            method="Welch t over neurons",
+        )
+        control = {"untrained_diagonal": np.diag(control_depth), "untrained_matrix": control_depth, "chance": chance}
+    held = [p.name for p in parts if p.passed]
     return ctx.evidence(
-        passed,
         key=("min diagonal share", float(diag.min())),
-        reason=f"diagonal shares {', '.join(fmt(float(d)) for d in diag)} (chance {chance:.2f}); lowest 95 % bound {min(lows):.3f}",
-        measured={"diagonal": diag, "wilson_low": lows, "matrix": depth},
+        reason=f"diagonal shares {', '.join(fmt(float(d)) for d in diag)} (chance {chance:.2f}); lowest 95 % bound "
+        f"{min(lows):.3f}; {len(held)} of {len(parts)} clauses held"
+        + (
+            f"; same-layer share {fmt(effect.measured)} vs untrained {fmt(effect.control)} "
+            f"(difference 95 % CI {fmt(effect.low)}-{fmt(effect.high)})"
+            if effect
+            else ""
+        ),
+        measured={"diagonal": diag, "wilson_low": lows, "matrix": depth, "same_layer_share": float(same.mean())},
         control=control,
         n_tokens=u.n_tokens,
+        parts=parts,
+        effect=effect,
+        inconclusive=_missing_control(u, parts),
         figures={
             "depth_heatmap": {
                 "matrix": depth,
@@ -320,6 +469,13 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
     )
 
 
+def _same_layer_share(table: pd.DataFrame, n_layers: int) -> np.ndarray:
+    """Per neuron, the share of comparison models whose best match lies in the neuron's own layer."""
+    labels = [c for c in table.columns if c.startswith("best_layer_")]
+    layer = table.layer.to_numpy()
+    return np.mean([table[c].to_numpy() == layer for c in labels], axis=0)
+
+
 @claim(
     "G2-overlap",
     title="the universal set found on prose is found again on new data",
@@ -328,12 +484,22 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
     paper_ref="§4.1; CLAIMS.md §5 (what a correct GT2 needs)",
     axes=[Axis.GT2],
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
-        full="Jaccard(universal on original data, universal on new data) >= {min_jaccard}",
+        full="Jaccard(universal on original data, universal on new data) >= {min_jaccard}; Spearman of per-neuron "
+        "excess between the two datasets, trained - untrained seeds, has its bootstrap 95 % lower bound > "
+        "{min_effect}",
         small="overlap of the universal sets >= {min_lift} x chance (hypergeometric expectation) and Spearman of "
-        "per-neuron excess between the two datasets >= {min_spearman}",
-        thresholds_full={"min_jaccard": 0.5, "universal_threshold": 0.5, **FALLBACK},
-        thresholds_small={"min_lift": 5.0, "min_spearman": 0.4, "universal_threshold": 0.3, **FALLBACK},
+        "per-neuron excess between the two datasets >= {min_spearman}; that Spearman, trained - untrained seeds, "
+        "has its bootstrap 95 % lower bound > {min_effect}",
+        thresholds_full={"min_jaccard": 0.5, "universal_threshold": 0.5, "min_effect": 0.0, **FALLBACK},
+        thresholds_small={
+            "min_lift": 5.0,
+            "min_spearman": 0.4,
+            "universal_threshold": 0.3,
+            "min_effect": 0.0,
+            **FALLBACK,
+        },
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.5,
@@ -343,7 +509,7 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
 
     original = "sotu" if ctx.scale == "small" else next(iter(sorted(ORIGINAL_DATASETS)))
     if ctx.dataset == original:
-        raise NotApplicable("the row's dataset is the original one")
+        raise NotApplicable(f"precondition: a dataset other than the original one ({original}); this row's is it")
     new = universality(ctx)
     old = universality(ctx, original)
     a = _universal(old.table.excess_corr.to_numpy(), ctx)
@@ -354,16 +520,47 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
     lift = both / max(chance, 1e-9)
     jaccard = both / max(1, int((a.mask | b.mask).sum()))
     rho = spearman(old.table.excess_corr.to_numpy(), new.table.excess_corr.to_numpy())
-    passed = (
-        jaccard >= ctx.threshold("min_jaccard")
-        if ctx.scale == "full"
-        else (lift >= ctx.threshold("min_lift") and rho >= ctx.threshold("min_spearman"))
-    )
+    if ctx.scale == "full":
+        parts = [ctx.part("Jaccard of the universal sets", jaccard, ">=", "min_jaccard")]
+    else:
+        parts = [
+            ctx.part("overlap / chance", lift, ">=", "min_lift"),
+            ctx.part("Spearman of per-neuron excess", rho, ">=", "min_spearman"),
+        ]
+    effect: Effect | None = None
+    control: dict[str, Any] = {"chance_overlap": chance}
+    control_rho = float("nan")
+    if old.control is not None and new.control is not None:
+        control_rho = spearman(old.control.excess_corr.to_numpy(), new.control.excess_corr.to_numpy())
+        trained_ranks = _ranks(old.table.excess_corr, new.table.excess_corr)
+        control_ranks = _ranks(old.control.excess_corr, new.control.excess_corr)
+
+        def difference(ia: np.ndarray, ib: np.ndarray) -> float:
+            return _pearson(*trained_ranks, ia) - _pearson(*control_ranks, ib)
+
+        low, high = two_sample_bootstrap_interval(
+            difference, len(trained_ranks[0]), len(control_ranks[0]), seed=ctx.workbench.settings.seed
+        )
+        effect = Effect(
+            name="Spearman of excess across datasets: trained - untrained",
+            measured=rho,
+            control=control_rho,
+            value=rho - control_rho,
+            low=low,
+            high=high,
+            threshold=ctx.threshold("min_effect"),
+            control_name="untrained seeds (same pipeline on both datasets)",
+            method="percentile bootstrap over neurons (ranks fixed), 1000",
+        )
+        control["untrained_spearman_excess"] = control_rho
+    missing = None
+    if effect is None and all(p.passed for p in parts):
+        missing = NO_CONTROL
     return ctx.evidence(
-        passed,
         key=("overlap / chance" if ctx.scale == "small" else "Jaccard", lift if ctx.scale == "small" else jaccard),
         reason=f"{both} neurons universal on both ({a.rule} on {original}: {int(a.mask.sum())}; on {ctx.dataset}: {int(b.mask.sum())}); "
-        f"chance {chance:.1f}, lift {lift:.1f}, Jaccard {jaccard:.2f}, Spearman of excess {rho:.2f}",
+        f"chance {chance:.1f}, lift {lift:.1f}, Jaccard {jaccard:.2f}, Spearman of excess {rho:.2f} "
+        f"(untrained seeds {control_rho:.2f})",
         measured={
             "overlap": both,
             "jaccard": jaccard,
@@ -374,6 +571,25 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
             "rule_original": a.rule,
             "rule_new": b.rule,
         },
-        control={"chance_overlap": chance},
+        control=control,
         n_tokens=min(new.n_tokens, old.n_tokens),
+        parts=parts,
+        effect=effect,
+        inconclusive=missing,
     )
+
+
+def _ranks(x: pd.Series, y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of two paired columns over the neurons where both are finite (Spearman = Pearson of these)."""
+    from scipy.stats import rankdata
+
+    a, b = x.to_numpy(dtype=np.float64), y.to_numpy(dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return rankdata(a[ok]), rankdata(b[ok])
+
+
+def _pearson(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> float:
+    a, b = x[idx], y[idx]
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
