@@ -48,6 +48,12 @@ class Profile:
 
 
 GT2_CORPORA = ("code", "news", "wiki", "shakespeare", "spanish")
+DEFAULT_CELLS: Mapping[Axis, Cell] = {
+    Axis.ORIGINAL: Cell(("zoo-gpt2-s",), ("sotu",)),
+    Axis.GT1: Cell(("zoo-gpt2-n", "zoo-neox-s", "smollm2-135m"), ("sotu",)),
+    Axis.GT2: Cell(("zoo-gpt2-s", "smollm2-135m"), GT2_CORPORA),
+    Axis.GT3: Cell(("zoo-gpt2-s", "smollm2-135m"), ("sotu",)),
+}
 
 PROFILES: dict[str, Profile] = {
     p.name: p
@@ -55,15 +61,20 @@ PROFILES: dict[str, Profile] = {
         Profile(
             name="default",
             description="embedded and offline: the zoo families and SmolLM2-135M on the packaged corpora (2 CPU cores)",
-            cells={
-                Axis.ORIGINAL: Cell(("zoo-gpt2-s",), ("sotu",)),
-                Axis.GT1: Cell(("zoo-gpt2-n", "zoo-neox-s", "smollm2-135m"), ("sotu",)),
-                Axis.GT2: Cell(("zoo-gpt2-s", "smollm2-135m"), GT2_CORPORA),
-                Axis.GT3: Cell(("zoo-gpt2-s", "smollm2-135m"), ("sotu",)),
-            },
+            cells=DEFAULT_CELLS,
             tokens_small=32_768,  # 256 contexts of 128: correlation noise ~0.006; cold default run ~14 min (README)
             tokens_full=8_192,  # SmolLM2 runs ~400 tokens/s on 2 cores: ~20 s per corpus
             context_length=128,  # the zoo's n_ctx
+        ),
+        Profile(
+            name="resample",
+            description="the default run on a second, independent token sample (seed 1): compare key numbers with "
+            "a default run to see the sampling spread of each claim's numbers",
+            cells=DEFAULT_CELLS,
+            tokens_small=32_768,
+            tokens_full=8_192,
+            context_length=128,
+            seed=1,
         ),
         Profile(
             name="smoke",

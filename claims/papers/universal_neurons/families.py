@@ -1308,6 +1308,42 @@ def relabelling_p(observed: float, null: np.ndarray, exact: bool) -> float:
     return hits / len(null) if exact else (1 + hits) / (len(null) + 1)
 
 
+def era_candidates(aurocs: np.ndarray, per_direction: int) -> np.ndarray:
+    """The most era-selective columns in each direction (those the era statistic can come from)."""
+    by_after = np.argsort(-aurocs, kind="stable")[:per_direction]
+    by_before = np.argsort(aurocs, kind="stable")[:per_direction]
+    return np.unique(np.concatenate([by_after, by_before]))
+
+
+def era_effect_interval(
+    u_trained: np.ndarray, u_control: np.ndarray, sizes: np.ndarray, positive: np.ndarray, scale: str, seed: int
+) -> tuple[float, float]:
+    """95 % bootstrap interval (over speeches) of the era statistic, trained minus control, on the same resamples.
+
+    Args:
+        u_trained, u_control: [columns, G, G] pairwise U (`group_pair_u`) of each model's era candidates.
+        sizes: [G] tokens per speech.
+        positive: [G] speech is of the later era.
+        scale: which era statistic.
+        seed: bootstrap seed.
+    """
+
+    def statistic(idx: np.ndarray) -> float:
+        w = np.bincount(idx, minlength=len(sizes))
+        a = era_statistic(weighted_group_auroc(u_trained, sizes, positive, w), scale)
+        b = era_statistic(weighted_group_auroc(u_control, sizes, positive, w), scale)
+        return a - b
+
+    return bootstrap_interval(statistic, len(sizes), N_BOOT, seed)
+
+
+ERA_EFFECT = (
+    "; and that statistic, trained - untrained control (same rule and pipeline), has a 95 % bootstrap lower bound "
+    "(over the sampled speeches) > {min_effect}; an era with < {min_docs} speeches or < {min_era_tokens} tokens in "
+    "the sample is INCONCLUSIVE"
+)
+
+
 @claim(
     "F6",
     title="context neurons: the era of a speech",
@@ -1316,21 +1352,21 @@ def relabelling_p(observed: float, null: np.ndarray, exact: bool) -> float:
     paper_ref="§5, Fig. 4c, 21",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
         full="State of the Union speeches split by year < {split_year} vs >= {split_year}: each era has a universal "
         "neuron with token AUROC >= {min_auroc} for 'token is in a speech of this era', and the weaker era's best "
-        "AUROC has document-relabelling p <= {max_relabel_p}; an era with < {min_docs} speeches or < "
-        "{min_era_tokens} tokens in the sample is INCONCLUSIVE",
+        "AUROC has document-relabelling p < {max_relabel_p}" + ERA_EFFECT,
         small="State of the Union speeches split by year < {split_year} vs >= {split_year}: >= 1 universal neuron has "
-        "token AUROC >= {min_auroc} for the era in either direction, and the best one has document-relabelling p <= "
-        "{max_relabel_p} (every split of the sampled speeches into groups of the era sizes); an era with < "
-        "{min_docs} speeches or < {min_era_tokens} tokens in the sample is INCONCLUSIVE",
+        "token AUROC >= {min_auroc} for the era in either direction, and the best one has document-relabelling p < "
+        "{max_relabel_p} (splits of the sampled speeches into groups of the era sizes)" + ERA_EFFECT,
         thresholds_full={
             "split_year": 1900,
             "min_auroc": 0.8,
             "max_relabel_p": 0.05,
             "min_docs": 3,
             "min_era_tokens": 10_000,
+            "min_effect": 0.0,
             "universal_threshold": 0.5,
             **FALLBACK,
         },
@@ -1340,6 +1376,7 @@ def relabelling_p(observed: float, null: np.ndarray, exact: bool) -> float:
             "max_relabel_p": 0.1,
             "min_docs": 3,
             "min_era_tokens": 2_000,
+            "min_effect": 0.0,
             "universal_threshold": 0.3,
             **FALLBACK,
         },
@@ -1348,16 +1385,16 @@ def relabelling_p(observed: float, null: np.ndarray, exact: bool) -> float:
     key_tolerance=0.05,
 )
 def context_neurons(ctx: ClaimContext) -> Evidence:
-    """F6: era AUROC of universal neurons, against every relabelling of the sampled speeches."""
-    corpus = ctx.workbench.corpus(str(ctx.dataset))
+    """F6: era AUROC of universal neurons, against every relabelling of the sampled speeches and the control."""
+    corpus = ctx.workbench.corpus(ctx.corpus_name)
     doc_ids = list(corpus.dataset["id"])
     years = speech_years(doc_ids)
     if years is None:
-        raise NotApplicable(f"F6's pre-registered split is the era of a dated speech; {ctx.dataset} ids carry no year")
+        raise NotApplicable(
+            f"precondition: F6's pre-registered split is the era of a dated speech; {ctx.dataset} ids carry no year"
+        )
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     docs = document_positions(ctx)
-    if docs is None:
-        raise NotApplicable("the token sample could not be replayed to recover each position's document")
     trained, control = subjects(ctx)
     _, special = vocabulary(ctx)
     acts = ctx.activations(trained.ref, (MLP_POST_RAW,))
@@ -1377,7 +1414,9 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
             f"{t['split_year']:g} and {len(era_docs['after'])} ({era_tokens['after']} tokens) after"
         )
     seed = ctx.workbench.settings.seed
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
+    pair_u: dict[str, np.ndarray] = {}
+    sizes = positive = np.zeros(0)
     for subject in (trained, control):
         if subject is None or len(present) < 2 or post.all() or not post.any():
             continue
@@ -1386,11 +1425,12 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
         neurons = np.flatnonzero(subject.universal)
         values = read_columns(raw, neurons, d_mlp)[keep]
         groups, sizes, sums = rank_sums(values, doc)
-        label = np.asarray([years[g] >= t["split_year"] for g in groups])
-        aucs = auroc_from_rank_sums(sizes, sums, label)
+        positive = np.asarray([years[g] >= t["split_year"] for g in groups])
+        aucs = auroc_from_rank_sums(sizes, sums, positive)
         observed = era_statistic(aucs, ctx.scale)
-        null, exact = relabelling_null(sizes, sums, int(label.sum()), ctx.scale, seed)
+        null, exact = relabelling_null(sizes, sums, int(positive.sum()), ctx.scale, seed)
         order = np.argsort(-np.maximum(aucs, 1 - aucs))
+        pair_u[subject.label] = group_pair_u(values[:, era_candidates(aucs, ERA_BOOT_NEURONS)], doc)[2]
         results[subject.label] = {
             "statistic": observed,
             "relabel_p": relabelling_p(observed, null, exact),
@@ -1404,15 +1444,39 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
             "excess": subject.excess[neurons],
             "rule": subject.rule,
         }
-    main = results.get(trained.label)
-    if main is None:
-        passed, key = False, float("nan")
-        inconclusive = inconclusive or "the sample holds speeches of one era only"
-        main = {}
-    else:
-        key = float(main["statistic"])  # type: ignore[arg-type]
-        passed = key >= t["min_auroc"] and float(main["relabel_p"]) <= t["max_relabel_p"]  # type: ignore[arg-type]
+    main = results.get(trained.label, {})
     ctrl = results.get("untrained control", {})
+    statistic = float(main.get("statistic", math.nan))
+    parts = [
+        ctx.part(
+            "best universal era AUROC" if ctx.scale == "small" else "weaker era's best universal AUROC",
+            statistic,
+            ">=",
+            "min_auroc",
+        ),
+        ctx.part("document-relabelling p of that AUROC", float(main.get("relabel_p", math.nan)), "p<", "max_relabel_p"),
+    ]
+    effect = None
+    if not main:
+        inconclusive = inconclusive or "the sample holds speeches of one era only"
+    elif not ctrl:
+        inconclusive = inconclusive or NO_CONTROL
+    else:
+        low, high = era_effect_interval(
+            pair_u[trained.label], pair_u["untrained control"], sizes, positive, ctx.scale, seed
+        )
+        effect = Effect(
+            name=f"{parts[0].name}: trained - untrained",
+            measured=statistic,
+            control=float(ctrl["statistic"]),
+            value=statistic - float(ctrl["statistic"]),
+            low=low,
+            high=high,
+            threshold=t["min_effect"],
+            control_name=CONTROL_NAME,
+            method=f"percentile bootstrap over {len(sizes)} speeches ({N_BOOT} resamples; the best of each model's "
+            f"{ERA_BOOT_NEURONS} most era-selective universal neurons per direction)",
+        )
     strip = ("aucs", "excess")
     figures = {}
     if main:
@@ -1424,17 +1488,19 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
             "fit": False,
         }
     return ctx.evidence(
-        passed,
-        key=("era AUROC (best universal)" if ctx.scale == "small" else "weaker era's best AUROC", key),
-        reason=f"speeches before {t['split_year']:g}: {era_docs['before']}, after: {era_docs['after']}; best universal "
-        f"AUROC after {main.get('best_after', float('nan')):.3f} / before {main.get('best_before', float('nan')):.3f}, "
-        f"relabelling p {main.get('relabel_p', float('nan')):.3f} over {main.get('n_splits', 0)} splits; untrained "
-        f"control {ctrl.get('statistic', float('nan')):.3f} (p {ctrl.get('relabel_p', float('nan')):.3f}); "
-        f"{trained.rule}",
+        key=("era AUROC (best universal)" if ctx.scale == "small" else "weaker era's best AUROC", statistic),
+        reason=f"{len(era_docs['before'])} speeches before {t['split_year']:g} ({era_tokens['before']} tokens), "
+        f"{len(era_docs['after'])} after ({era_tokens['after']} tokens); best universal AUROC after "
+        f"{main.get('best_after', math.nan):.3f} / before {main.get('best_before', math.nan):.3f}, relabelling p "
+        f"{main.get('relabel_p', math.nan):.3f} over {main.get('n_splits', 0)} splits; untrained control "
+        f"{ctrl.get('statistic', math.nan):.3f} (p {ctrl.get('relabel_p', math.nan):.3f}); {trained.rule}"
+        + _effect_text(effect),
         measured={**{k: v for k, v in main.items() if k not in strip}, "era_docs": era_docs, "era_tokens": era_tokens},
         control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
         n_tokens=int(keep.sum()),
         inconclusive=inconclusive,
+        parts=parts,
+        effect=effect,
         figures=figures,
     )
 

@@ -88,18 +88,40 @@ def test_candidate_like_its_baselines_fails_e1(scale: str) -> None:
     rows = [{m: _line(float(rng.normal(0, 0.01))) for m in entropy.METRICS} for _ in range(21)]
     thresholds = E1_FULL if scale == "full" else E1_SMALL
     rows[0] = {m: _line(0.0) for m in entropy.METRICS}  # a neuron with no effect at all
-    passed, _ = entropy.entropy_decision(_curves(rows[0], rows[1:]), scale, thresholds)
-    assert not passed
+    curves = _curves(rows[0], rows[1:])
+    parts, _ = entropy.entropy_decision(curves, scale, thresholds)
+    assert not all(p.passed for p in parts)
+    assert not entropy.entropy_effect(curves, thresholds["min_effect"]).cleared
     rows[0] = {"scale": _line(1.0), "entropy": _line(1.0), "rr": _line(0.0, 0.5), "loss": _line(0.0)}
-    passed, details = entropy.entropy_decision(_curves(rows[0], rows[1:]), scale, thresholds)
-    assert passed, details
+    curves = _curves(rows[0], rows[1:])
+    parts, details = entropy.entropy_decision(curves, scale, thresholds)
+    assert all(p.passed for p in parts), details
+    assert entropy.entropy_effect(curves, thresholds["min_effect"]).cleared
+
+
+def test_e1_reports_each_clause_of_its_criterion_as_a_part() -> None:
+    base = [{m: _line(0.001 * (i - 10)) for m in entropy.METRICS} for i in range(20)]
+    cand = {"scale": _line(1.0), "entropy": _line(1.0), "rr": _line(0.0, 0.5), "loss": _line(0.0)}
+    full, _ = entropy.entropy_decision(_curves(cand, base), "full", E1_FULL)
+    assert [p.name[:3] for p in full] == ["(b)", "(b)", "(c)", "(c)", "(d)"]
+    small, _ = entropy.entropy_decision(_curves(cand, base), "small", E1_SMALL)
+    assert [p.name[:4] for p in small] == ["(ii)", "(ii)"]
+
+
+def test_candidate_inside_the_baseline_spread_has_no_e1_effect() -> None:
+    """Above the baselines' mean but within their spread: the prediction interval includes 0."""
+    base = [{m: _line(0.1 * (i - 10)) for m in entropy.METRICS} for i in range(20)]
+    cand = {m: _line(0.5) for m in entropy.METRICS}
+    effect = entropy.entropy_effect(_curves(cand, base), 0.0)
+    assert effect.value > 0
+    assert effect.low < 0 and not effect.cleared
 
 
 def test_rank_destroying_neuron_fails_e1_full() -> None:
     base = [{m: _line(0.001 * (i - 10)) for m in entropy.METRICS} for i in range(20)]
     cand = {"scale": _line(1.0), "entropy": _line(1.0), "rr": _line(-0.1, 0.5), "loss": _line(0.0)}
-    passed, details = entropy.entropy_decision(_curves(cand, base), "full", E1_FULL)
-    assert not passed
+    parts, details = entropy.entropy_decision(_curves(cand, base), "full", E1_FULL)
+    assert not all(p.passed for p in parts)
     assert not details["checks"]["d_ranks"]
 
 
@@ -108,10 +130,25 @@ def test_rank_destroying_neuron_fails_e1_full() -> None:
 
 def test_anti_entropy_needs_antipodal_weights_and_falling_entropy() -> None:
     th_full = dict(entropy.anti_entropy_neuron.claim.criterion.thresholds("full"))
-    assert not entropy.anti_entropy_decision(-0.2, {"scale": -1.0, "entropy": -1.0}, "full", th_full)[0]
-    assert not entropy.anti_entropy_decision(-0.9, {"scale": -1.0, "entropy": 0.1}, "full", th_full)[0]
-    assert not entropy.anti_entropy_decision(-0.9, {"scale": 0.1, "entropy": -1.0}, "full", th_full)[0]
-    assert entropy.anti_entropy_decision(-0.9, {"scale": -1.0, "entropy": -1.0}, "full", th_full)[0]
+
+    def holds(cos: float, slopes: dict[str, float]) -> bool:
+        return all(p.passed for p in entropy.anti_entropy_decision(cos, slopes, "full", th_full))
+
+    assert not holds(-0.2, {"scale": -1.0, "entropy": -1.0})
+    assert not holds(-0.9, {"scale": -1.0, "entropy": 0.1})
+    assert not holds(-0.9, {"scale": 0.1, "entropy": -1.0})
+    assert holds(-0.9, {"scale": -1.0, "entropy": -1.0})
+
+
+def test_anti_entropy_effect_is_against_baselines_at_the_same_magnitudes() -> None:
+    rng = np.random.default_rng(8)
+    base = [{m: _line(float(rng.normal(-0.05, 0.01))) for m in entropy.METRICS} for _ in range(20)]
+    like_baselines = {m: _line(-0.05) for m in entropy.METRICS}  # falls, but no more than a random neuron
+    assert not entropy.anti_entropy_effect(_curves(like_baselines, base), 0.0).cleared
+    partner = {m: _line(-1.0) for m in entropy.METRICS}
+    effect = entropy.anti_entropy_effect(_curves(partner, base), 0.0)
+    assert effect.cleared
+    assert effect.measured == pytest.approx(1.0)  # the reduction, -slope
 
 
 def test_partner_is_the_most_antipodal_high_norm_neuron() -> None:
@@ -138,6 +175,15 @@ def test_random_directions_have_no_antipodal_excess() -> None:
     assert stats["ratio"] < 2.0
 
 
+def test_antipodal_effect_is_the_labelled_share_minus_the_all_pairs_share() -> None:
+    stats = {"pairs": 100, "antipodal": 30, "fraction": 0.3, "control_fraction": 0.01, "control_pairs": 100_000}
+    effect = entropy.antipodal_effect(stats, 0.0)
+    assert effect.value == pytest.approx(0.29)
+    assert effect.cleared
+    chance = {"pairs": 100, "antipodal": 1, "fraction": 0.01, "control_fraction": 0.01, "control_pairs": 100_000}
+    assert not entropy.antipodal_effect(chance, 0.0).cleared
+
+
 def test_constructed_antipodal_pairs_are_found() -> None:
     g = torch.Generator().manual_seed(6)
     dirs = torch.randn(400, 32, generator=g)
@@ -152,12 +198,28 @@ def test_constructed_antipodal_pairs_are_found() -> None:
 # --- A1-A3 --------------------------------------------------------------------------------------------------
 
 
-def test_off_switch_decision() -> None:
+def test_off_switch_parts() -> None:
     small = dict(attention.bos_off_switch.claim.criterion.thresholds("small"))
-    assert attention.off_switch_decision(0.9, [1.0], "small", small) == (False, None)
-    assert attention.off_switch_decision(0.3, [0.2], "small", small) == (False, None)  # not below the untrained
-    assert attention.off_switch_decision(0.3, [], "small", small)[1] == "no untrained control to compare with"
-    assert attention.off_switch_decision(0.3, [1.0], "small", small) == (True, None)
+
+    def holds(median: float, controls: list[float]) -> bool:
+        return all(p.passed for p in attention.off_switch_parts(median, controls, "small", small))
+
+    assert not holds(0.9, [1.0])
+    assert not holds(0.3, [0.2])  # not below the untrained
+    assert not holds(0.3, [])  # no control: the clause cannot hold (the claim reports INCONCLUSIVE)
+    assert holds(0.3, [1.0])
+
+
+def test_off_switch_effect_needs_trained_heads_quieter_than_untrained() -> None:
+    rng = np.random.default_rng(9)
+    untrained = [np.exp(rng.normal(0, 0.1, (4, 6))) for _ in range(2)]  # ratios near 1
+    same = np.exp(rng.normal(0, 0.1, (4, 6)))
+    assert not attention.off_switch_effect(same, untrained, 0, 0.0).cleared
+    quiet = np.exp(rng.normal(np.log(0.3), 0.3, (4, 6)))
+    effect = attention.off_switch_effect(quiet, untrained, 0, 0.0)
+    assert effect.cleared
+    assert effect.value == pytest.approx(-np.log10(0.3), abs=0.15)
+    assert not math.isfinite(attention.off_switch_effect(quiet, [], 0, 0.0).low)  # no control: nothing clears
 
 
 @pytest.mark.parametrize("scale", ["full", "small"])
@@ -165,9 +227,25 @@ def test_heuristic_distributed_like_random_fails_a2(scale: str) -> None:
     rng = np.random.default_rng(7)
     thresholds = dict(attention.bos_heuristic_tails.claim.criterion.thresholds(scale))
     real, random = rng.normal(size=200_000), rng.normal(size=200_000)
-    assert not attention.tail_decision(real, random, scale, thresholds)[0]
+    assert not all(p.passed for p in attention.tail_decision(real, random, scale, thresholds)[0])
     heavy = rng.standard_t(2, size=200_000)
-    assert attention.tail_decision(heavy, random, scale, thresholds)[0]
+    assert all(p.passed for p in attention.tail_decision(heavy, random, scale, thresholds)[0])
+
+
+def _scores(values: np.ndarray) -> np.ndarray:
+    """[L=2, d_mlp, L=2, H=2] scores with NaN where the head is not later (only layer 0 -> layer 1 is finite)."""
+    out = np.full((2, len(values) // 2, 2, 2), np.nan)
+    out[0, :, 1, :] = values.reshape(-1, 2)
+    return out
+
+
+def test_tail_effect_interval_excludes_one_only_for_heavier_real_tails() -> None:
+    rng = np.random.default_rng(10)
+    random = _scores(rng.normal(size=40_000))
+    same = attention.tail_effect(_scores(rng.normal(size=40_000)), random, 0.999, 0, 1.0)
+    assert same.low < 1.0 < same.high and not same.cleared
+    heavy = attention.tail_effect(_scores(rng.standard_t(2, size=40_000)), random, 0.999, 0, 1.0)
+    assert heavy.cleared and heavy.scale == "ratio"
 
 
 def test_ablation_pairs_pick_the_best_neuron_per_head() -> None:
@@ -185,17 +263,31 @@ def test_ablation_pairs_pick_the_best_neuron_per_head() -> None:
 def test_path_ablation_decision_fails_on_wrong_signs_and_correlated_random_pairs() -> None:
     small = dict(attention.path_ablation_claim.claim.criterion.thresholds("small"))
     full = dict(attention.path_ablation_claim.claim.criterion.thresholds("full"))
+
+    def holds(top: list, rand: list, scale: str) -> bool:
+        th = small if scale == "small" else full
+        return all(p.passed for p in attention.path_decision(top, rand, scale, th)[0])
+
     good = [{"h": 1.0, "rho_act": 0.9, "rho_norm": -0.9}] * 10
     quiet = [{"rho_act": 0.01}] * 10
-    assert attention.path_decision(good, quiet, "small", small)[0]
-    assert attention.path_decision(good, quiet, "full", full)[0]
+    assert holds(good, quiet, "small")
+    assert holds(good, quiet, "full")
     flipped = [{"h": -1.0, "rho_act": 0.9, "rho_norm": -0.9}] * 10
-    assert not attention.path_decision(flipped, quiet, "small", small)[0]
-    assert not attention.path_decision(flipped, quiet, "full", full)[0]
+    assert not holds(flipped, quiet, "small")
+    assert not holds(flipped, quiet, "full")
     loud = [{"rho_act": 0.8}] * 10
-    assert not attention.path_decision(good, loud, "small", small)[0]
-    assert not attention.path_decision(good, loud, "full", full)[0]
-    assert not attention.path_decision(good[:5], quiet, "full", full)[0]  # fewer than 10 heads
+    assert not holds(good, loud, "small")
+    assert not holds(good, loud, "full")
+    assert not holds(good[:5], quiet, "full")  # fewer than 10 heads
+
+
+def test_path_effect_compares_top_pairs_with_random_pairs() -> None:
+    rng = np.random.default_rng(11)
+    top = [{"h": 1.0, "rho_act": float(r)} for r in rng.uniform(0.7, 0.95, 10)]
+    quiet = [{"rho_act": float(r)} for r in rng.normal(0, 0.05, 10)]
+    assert attention.path_effect(top, quiet, 0.2).cleared
+    loud = [{"rho_act": float(r)} for r in rng.uniform(-0.95, -0.7, 10)]  # random pairs correlate just as much
+    assert not attention.path_effect(top, loud, 0.2).cleared
 
 
 # --- wiring on real tiny models -----------------------------------------------------------------------------
@@ -273,10 +365,10 @@ def test_intervention_matches_full_forward_passes_with_a_fixed_neuron(tiny_ctx) 
                 )
 
 
-def test_entropy_claim_without_null_space_is_inconclusive(tiny_ctx, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(entropy, "N_BASELINES", 3)
-    monkeypatch.setitem(entropy.TOKENS, "small", 1_024)  # the claim's min_tokens
-    evidence = entropy.entropy_neuron(tiny_ctx)
-    assert evidence.verdict is Verdict.INCONCLUSIVE
-    assert "no entropy-neuron candidate" in evidence.reason
-    assert math.isfinite(evidence.key.value)
+def test_entropy_claims_without_null_space_are_not_applicable(tiny_ctx) -> None:
+    from claims.context import NotApplicable
+
+    with pytest.raises(NotApplicable, match="precondition: an entropy-neuron candidate"):
+        entropy.entropy_neuron(tiny_ctx)
+    with pytest.raises(NotApplicable, match="precondition: an entropy-neuron candidate"):
+        entropy.anti_entropy_neuron(tiny_ctx)
