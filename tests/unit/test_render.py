@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -8,15 +9,28 @@ from typing import Any
 import numpy as np
 import pytest
 
-from claims import render
-from claims.report import build_summary
+from claims import generalisation, render
+from claims.report import build_summary, validate_summary
+from claims.verdict import jsonable
 
 MODELS = ("stanford-gpt2-small-a", "gpt2-medium")
 DATASETS = ("pile-10k", "ag_news")
 KNOWN_KINDS = tuple(render.DRAWERS)
 
 
-def _row(claim_id: str, title: str, axis: str, model: str, dataset: str, verdict: str, value: float) -> dict[str, Any]:
+def _row(
+    claim_id: str,
+    title: str,
+    axis: str,
+    model: str,
+    dataset: str,
+    verdict: str,
+    value: float,
+    role: str = "claim",
+) -> dict[str, Any]:
+    control = 0.004
+    low, high = value * 0.6 - control, value * 1.4 - control
+    measured = verdict not in ("ERROR", "NOT_RUN", "NOT_APPLICABLE")
     return {
         "id": claim_id,
         "version": 1,
@@ -41,23 +55,62 @@ def _row(claim_id: str, title: str, axis: str, model: str, dataset: str, verdict
         "seconds": 12.5,
         "forward_passes": 40,
         "nodeid": f"tests/claims/test_claims.py::test_claim[{claim_id}-{axis}-{model}-{dataset}]",
+        "parts": [
+            {"name": "f(excess>0.5)", "value": value, "op": ">=", "threshold": 0.02, "passed": value >= 0.02},
+            {"name": "95 % low of excess", "value": low, "op": ">", "threshold": 0.0, "passed": low > 0},
+            {"name": "permutation test", "value": 0.001, "op": "p<", "threshold": 0.05, "passed": True},
+        ]
+        if measured
+        else [],
+        "effect": {
+            "name": "f(excess>0.5): trained - rotation",
+            "measured": value,
+            "control": control,
+            "value": value - control,
+            "ci95": [low, high],
+            "threshold": 0.0,
+            "control_name": "rotation baseline",
+            "method": "Newcombe over neurons",
+            "scale": "difference",
+            "detectable": 0.01,
+        }
+        if measured
+        else None,
+        "role": role,
     }
 
 
-def fake_summary() -> dict[str, Any]:
+def fake_rows() -> list[dict[str, Any]]:
     rows = [
         _row("U1", "universal neurons are rare", "original", "stanford-gpt2-small-a", "pile-10k", "PASS", 0.042),
         _row("U1", "universal neurons are rare", "gt1", "gpt2-medium", "pile-10k", "FAIL", 0.0011),
+        _row("U1", "universal neurons are rare", "gt1", "untrained5", "pile-10k", "FAIL", 0.003),
         _row("U1", "universal neurons are rare", "gt2", "stanford-gpt2-small-a", "ag_news", "PASS", 0.038),
         _row("U2", "matches keep their depth", "original", "stanford-gpt2-small-a", "pile-10k", "PASS", 0.71),
         _row("S1", "signature: high skew, low bias", "gt1", "gpt2-medium", "pile-10k", "INCONCLUSIVE", 0.12),
         _row("P1", "prediction neurons late", "original", "stanford-gpt2-small-a", "weights", "PASS", 0.8),
+        _row("P1", "prediction neurons late", "gt1", "gpt2-medium", "weights", "NOT_APPLICABLE", 0.0),
+        _row("F1", "unigram neurons, mostly in the first layers", "gt1", "gpt2-medium", "pile-10k", "PASS", 0.3),
+        _row(
+            "F4",
+            "position neurons in the first layers",
+            "gt1",
+            "rotary-model",
+            "pile-10k",
+            "PASS",
+            0.2,
+            role="negative_control",
+        ),
         _row("E1", "entropy neuron", "gt2", "stanford-gpt2-small-a", "ag_news", "ERROR", float("nan")),
         _row("B1", "BOS heuristic finds heads", "gt3", "stanford-gpt2-small-a", "pile-10k", "PASS", 0.46),
         _row("Q1", "needs seeds", "gt3", "gpt2-medium", "pile-10k", "NOT_RUN", 0.0),
     ]
-    rows[6]["key"] = {"name": "", "value": None, "criterion": "", "tolerance": 0.0}
-    rows[6]["reason"] = "RuntimeError: CUDA out of memory | retry with --device cpu"
+    rows[10]["key"] = {"name": "", "value": None, "criterion": "", "tolerance": 0.0}
+    rows[10]["reason"] = "RuntimeError: CUDA out of memory | retry with --device cpu"
+    return rows
+
+
+def fake_summary() -> dict[str, Any]:
     run = {
         "started": "2025-01-01T10:00:00Z",
         "finished": "2025-01-01T10:42:00Z",
@@ -70,7 +123,7 @@ def fake_summary() -> dict[str, Any]:
         "hub_offline": True,
         "baseline": None,
     }
-    return dict(build_summary(rows, run))  # type: ignore[arg-type]
+    return dict(build_summary(fake_rows(), run))  # type: ignore[arg-type]
 
 
 def fake_figures() -> list[dict[str, Any]]:
@@ -158,6 +211,19 @@ def fake_figures() -> list[dict[str, Any]]:
                         "prediction": [0, 0, 1, 1, 2, 3, 5, 9, 17, 30, 48, 61],
                         "suppression": [0, 0, 0, 1, 1, 1, 2, 3, 6, 12, 31, 77],
                         "random-direction control": [1, 0, 1, 1, 0, 2, 1, 1, 2, 1, 2, 1],
+                    },
+                }
+            },
+        },
+        {
+            "row": _figrow("F1", "gt1", "gpt2-medium", "pile-10k", "PASS"),
+            "figures": {
+                "prediction_counts": {
+                    "layers": list(range(12)),
+                    "ylabel": "neurons with unigram VR >= 0.5",
+                    "series": {
+                        "unigram neurons": [40, 22, 9, 5, 3, 2, 1, 1, 0, 0, 0, 0],
+                        "untrained control": [2, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0],
                     },
                 }
             },
@@ -334,3 +400,205 @@ def test_control_is_flattened_compactly_and_truncated() -> None:
     assert text.startswith("a={b=1, c=[4 values: 1, 2, 3, …]}")
     assert len(text) <= 80
     assert text.endswith("…")
+
+
+# --- the report leads with the answer ------------------------------------------------------------------------
+
+
+def test_fake_summary_validates_against_the_schema() -> None:
+    validate_summary(jsonable(fake_summary()))
+
+
+def test_every_label_and_kind_has_a_colour_and_a_title() -> None:
+    assert set(render.LABEL_COLOURS) == set(generalisation.LABELS) == set(render.LABEL_MARKS)
+    assert set(render.KIND_TITLES) == set(render.DRAWERS)
+    assert set(render.DRAWERS) <= set(render.CAPTIONS)
+
+
+def test_summary_md_opens_with_the_generalisation_table(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, _ = rendered
+    md = (out / "summary.md").read_text()
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings[:3] == ["## Does each claim generalise?", "## Checklist", "## Effects against controls"]
+    section = md.split("## Does each claim generalise?")[1].split("## Checklist")[0]
+    assert "| claim | original (reference) | gt1 | gt2 | gt3 |" in section
+    u1 = next(line for line in section.splitlines() if line.startswith("| U1: "))
+    gt1, gt2 = u1.split(" | ")[2:4]
+    assert "does not generalise" in gt1
+    assert "(2 rows: 2 do not generalise)" in gt1  # gpt2-medium and untrained5 both fail
+    assert "generalises" in gt2
+    assert "original setting (stanford-gpt2-small-a on pile-10k: PASS)" in section  # the reference, as a footnote
+    p1 = next(line for line in section.splitlines() if line.startswith("| P1: "))
+    assert "not applicable" in p1
+
+
+def test_html_opens_with_the_generalisation_table(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, _ = rendered
+    page = (out / "report.html").read_text()
+    first_h2 = re.search(r"<h2 id=\"([^\"]+)\"", page)
+    assert first_h2 is not None
+    assert first_h2.group(1) == "generalisation"
+    order = ['id="generalisation"', 'id="checklist"', 'id="effects"', 'id="rationale"', 'id="claims"']
+    assert [page.index(x) for x in order] == sorted(page.index(x) for x in order)
+    gen = page[page.index('id="generalisation"') : page.index('id="checklist"')]
+    assert '<tr id="gen-U1">' in gen
+    u1 = gen[gen.index('<tr id="gen-U1">') :].split("</tr>")[0]
+    assert 'class="lab g-does_not_generalise"' in u1
+    assert 'class="lab g-generalises"' in u1
+    assert "vs original setting (stanford-gpt2-small-a on pile-10k: PASS)" in u1
+    # each label links to the claim's first row on that axis, which exists in the page
+    for href in re.findall(r'<a class="lab[^"]*" href="#([^"]+)"', gen):
+        assert f'id="{href}"' in page
+
+
+def test_checklist_shows_the_claim_counts(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, _ = rendered
+    summary = fake_summary()
+    counts = summary["generalisation"]["axes"]["GT1_ModelGeneralization"]["counts"]
+    text = render._label_counts(counts)
+    assert "1 does not generalise" in text
+    assert text in (out / "report.html").read_text()
+    assert text in (out / "summary.md").read_text()
+
+
+def test_every_row_links_to_an_existing_figure(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, _ = rendered
+    summary = fake_summary()
+    with_figures = {render.row_key(e["row"]) for e in fake_figures()}
+    page = (out / "report.html").read_text()
+    md_lines = (out / "summary.md").read_text().splitlines()
+    for row in summary["claims"]:
+        anchor = render.row_anchor(row)
+        tr = page[page.index(f'<tr id="{anchor}"') :].split("</tr>")[0]
+        hrefs = re.findall(r'href="#([^"]+)"', tr)
+        md_line = next(
+            line
+            for line in md_lines
+            if line.startswith(f"| {row['id']}: ") and f"| {row['model']} | {row['dataset']} |" in line
+        )
+        links = re.findall(r"\]\((figures/[^)]+\.png)\)", md_line)
+        if row["effect"] is not None or render.row_key(row) in with_figures:
+            assert hrefs, f"{anchor} links to no figure"
+            assert links, f"{anchor} links to no figure in summary.md"
+        for href in hrefs:
+            assert f'<figure id="{href}">' in page
+            assert (out / "figures" / f"{href}.png").is_file()
+        for link in links:
+            assert (out / link).is_file()
+        if row["effect"] is not None:
+            assert "effects" in hrefs
+            assert "figures/effects.png" in links
+    f1 = next(r for r in summary["claims"] if r["id"] == "F1")
+    tr = page[page.index(f'<tr id="{render.row_anchor(f1)}"') :].split("</tr>")[0]
+    assert 'href="#F1-gt1-gpt2-medium-pile-10k-prediction_counts"' in tr
+
+
+def test_figure_data_is_saved_beside_each_png(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, written = rendered
+    pngs = sorted((out / "figures").glob("*.png"))
+    assert pngs
+    for png in pngs:
+        data_path = png.with_suffix(".json")
+        assert data_path.is_file(), f"no data beside {png.name}"
+        assert f"figures/{data_path.name}" in written
+        record = json.loads(data_path.read_text())
+        assert record["figure"] == png.name
+        assert record["data"]
+    assert sorted(p.stem for p in (out / "figures").glob("*.json")) == [p.stem for p in pngs]
+    hist = json.loads(
+        (out / "figures" / "U1-original-stanford-gpt2-small-a-pile-10k-excess_histogram.json").read_text()
+    )
+    assert hist["kind"] == "excess_histogram"
+    assert hist["claim"]["id"] == "U1"
+    assert hist["claim"]["title"] == "universal neurons are rare"
+    assert hist["data"]["layers"] == [0, 3, 7, 11]
+    assert hist["data"]["threshold"] == 0.5
+
+
+def test_stale_figure_data_is_removed(tmp_path: Path) -> None:
+    stale = tmp_path / "figures" / "OLD-gt1-m-d-scatter.json"
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    render.render_all(fake_summary(), [], tmp_path)
+    assert not stale.exists()
+
+
+def test_figure_titles_and_captions_name_their_claim(rendered: tuple[Path, dict[str, Path]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out, _ = rendered
+    entry = next(e for e in fake_figures() if e["row"]["id"] == "F1")
+    row = {**entry["row"], "title": "unigram neurons, mostly in the first layers"}
+    fig = render.draw_prediction_counts(plt, entry["figures"]["prediction_counts"], row)
+    title = fig._suptitle.get_text()  # type: ignore[attr-defined]
+    plt.close(fig)
+    assert title.startswith("F1 - unigram neurons, mostly in the first layers")
+    assert "prediction / suppression" not in title
+    page = (out / "report.html").read_text()
+    figure = page[page.index('<figure id="F1-gt1-gpt2-medium-pile-10k-prediction_counts">') :].split("</figure>")[0]
+    caption = figure.split("<figcaption>")[1]
+    assert "F1 - unigram neurons, mostly in the first layers" in caption
+    assert "prediction / suppression" not in caption
+    record = json.loads((out / "figures" / "F1-gt1-gpt2-medium-pile-10k-prediction_counts.json").read_text())
+    assert record["caption"].startswith("F1 - unigram neurons, mostly in the first layers")
+
+
+def test_not_applicable_renders_with_its_own_colour(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, _ = rendered
+    page = (out / "report.html").read_text()
+    assert 'class="verdict v-NOT_APPLICABLE"' in page
+    assert ".v-NOT_APPLICABLE{background:" in page
+    assert render.VERDICT_COLOURS["NOT_APPLICABLE"] not in (render.VERDICT_COLOURS["NOT_RUN"], "#000000")
+    assert render.VERDICT_SHORT["NOT_APPLICABLE"] == "N/A"
+    assert 'class="lab g-not_applicable"' in page
+    md = (out / "summary.md").read_text()
+    assert "| gpt2-medium | weights | NOT_APPLICABLE |" in md
+    grid = json.loads((out / "figures" / "verdicts.json").read_text())
+    assert any(r["verdict"] == "NOT_APPLICABLE" for r in grid["data"]["rows"])
+
+
+def test_every_part_of_the_criterion_is_shown_per_row(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, _ = rendered
+    summary = fake_summary()
+    row = next(r for r in summary["claims"] if r["id"] == "U1" and r["model"] == "gpt2-medium")
+    page = (out / "report.html").read_text()
+    tr = page[page.index(f'<tr id="{render.row_anchor(row)}"') :].split("</tr>")[0]
+    assert "1/3 held" in tr
+    assert '<li class="failed">f(excess&gt;0.5) = 0.0011 &gt;= 0.02</li>' in tr
+    assert '<li class="held">permutation test: p = 0.001 &lt; 0.05' in tr
+    md = (out / "summary.md").read_text()
+    assert "1/3 held: ✗ f(excess>0.5) = 0.0011 >= 0.02; ✗ 95 % low of excess" in md
+
+
+def test_effect_chart_is_drawn_from_the_rows_with_effects(rendered: tuple[Path, dict[str, Path]]) -> None:
+    out, written = rendered
+    summary = fake_summary()
+    data = render.effect_chart_data(summary["claims"])
+    with_effect = [r for r in summary["claims"] if r["effect"] is not None]
+    assert sum(len(c["entries"]) for c in data["claims"]) == len(with_effect)
+    assert {c["id"] for c in data["claims"]} == {r["id"] for r in with_effect}
+    u1 = next(c for c in data["claims"] if c["id"] == "U1")
+    assert [e["axis"] for e in u1["entries"]] == ["original", "gt1", "gt1", "gt2"]
+    assert [e["untrained"] for e in u1["entries"]] == [False, False, True, False]
+    assert [e["cleared"] for e in u1["entries"]] == [True, False, False, True]
+    f4 = next(c for c in data["claims"] if c["id"] == "F4")
+    assert f4["entries"][0]["role"] == "negative_control"
+    assert written["figures/effects.png"].stat().st_size > 10_000
+    saved = json.loads((out / "figures" / "effects.json").read_text())
+    assert saved["kind"] == "effects"
+    assert [c["id"] for c in saved["data"]["claims"]] == [c["id"] for c in data["claims"]]
+    page = (out / "report.html").read_text()
+    assert '<figure id="effects">' in page
+
+
+def test_no_effect_chart_without_effects(tmp_path: Path) -> None:
+    rows = fake_rows()
+    for r in rows:
+        r["effect"] = None
+    summary = dict(build_summary(rows, fake_summary()["run"]))  # type: ignore[arg-type]
+    written = render.render_all(summary, [], tmp_path)
+    assert "figures/effects.png" not in written
+    assert "No effect chart" in (tmp_path / "report.html").read_text()
