@@ -254,40 +254,6 @@ def position_features(tokens: np.ndarray, vocab: VocabFeatures, keep: np.ndarray
     return PositionFeatures(names, kinds, np.ascontiguousarray(labels), flat_keep)
 
 
-# --- sequence features ---------------------------------------------------------------------------------------
-
-
-def document_index(doc_lengths: Sequence[int], n_contexts: int, context_length: int) -> np.ndarray:
-    """Which document every position of a token sample comes from.
-
-    Mirrors fixtures/tokens.py `sample_contexts`: documents (in sampling order) are joined with one separator
-    token each, the stream is cut into `context_length - 1`-token bodies and a start token is put in front.
-
-    Args:
-        doc_lengths: tokens of each document, in the order they were joined.
-        n_contexts: contexts in the sample.
-        context_length: tokens per context (start token included).
-
-    Returns:
-        [n_contexts, context_length] int64: the document's position in `doc_lengths`; -1 at start tokens and
-        separators.
-
-    Raises:
-        ValueError: the documents hold fewer tokens than the sample.
-    """
-    body = context_length - 1
-    need = n_contexts * body
-    parts = []
-    for k, length in enumerate(doc_lengths):
-        parts.append(np.full(int(length), k, dtype=np.int64))
-        parts.append(np.full(1, -1, dtype=np.int64))
-    stream = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    if len(stream) < need:
-        raise ValueError(f"documents hold {len(stream)} stream tokens, the sample needs {need}")
-    ids = stream[:need].reshape(n_contexts, body)
-    return np.concatenate([np.full((n_contexts, 1), -1, dtype=np.int64), ids], axis=1)
-
-
 # --- position (F4) -------------------------------------------------------------------------------------------
 
 

@@ -21,7 +21,10 @@ Measurement choices, fixed before any run:
   untrained control, with a 95 % interval over the claim's units (Newcombe for shares of neurons or letters, a
   bootstrap over speeches for F6 and over neurons for F7), must have its lower end above the pre-registered
   minimum. A family of untrained models therefore cannot pass: its "effect" is what its control shows too.
-  Without a control the row is INCONCLUSIVE.
+  Without a control the row is INCONCLUSIVE. The trained set that enters the effect is chosen from as many
+  comparison seeds as the control's (the zoo has 5 trained seeds but 2 untrained ones): an excess averaged over
+  more seeds is less noisy, so its top neurons look more "universal" even in untrained models, which made five
+  untrained models "pass" F7 against a one-comparison control.
 * F4 fires = post-activation > 0, which is pre-activation > 0 for GELU MLPs (GELU(x) > 0 iff x > 0); gated MLPs
   are NOT_APPLICABLE. Models with rotary position (GPT-NeoX, Llama) are the declared negative control of F4 (the
   paper's Pythia has no universal neuron with kurtosis < 2): their rows carry role NEGATIVE_CONTROL and pass when
@@ -81,7 +84,7 @@ GATED_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "o
 ROTARY_MODEL_TYPES = {"gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2"}
 
 
-CONTROL_NAME = "untrained control (same universality rule and pipeline)"
+CONTROL_NAME = "untrained control (same universality rule, pipeline and number of comparison seeds)"
 NO_CONTROL = "no untrained control is available for this family, so the effect against it cannot be measured"
 
 
@@ -135,14 +138,50 @@ class Subject:
     rule: str
 
 
-def subjects(ctx: ClaimContext) -> tuple[Subject, Subject | None]:
-    """The trained reference and the untrained control (None without one), each with its universal set."""
+@dataclass(frozen=True)
+class Subjects:
+    """Who a family claim measures.
+
+    Attributes:
+        trained: the reference model with its universal set over every comparison seed (the paper's set; the
+            claim's own clauses use it).
+        control: the untrained control with its universal set among its fellow controls, or None.
+        matched: the reference model with its universal set from as many comparison seeds as the control has (the
+            first ones), so that the effect compares sets chosen on equal footing: an excess averaged over more
+            seeds is less noisy, and its top neurons are more "universal" even in untrained models. The same
+            object as `trained` when the counts already match or there is no control.
+    """
+
+    trained: Subject
+    control: Subject | None
+    matched: Subject
+
+
+def subjects(ctx: ClaimContext) -> Subjects:
+    """The trained reference, the untrained control (None without one) and the comparison-matched reference."""
     u = universality(ctx)
     trained = _subject(ctx, "trained", ctx.model, u.table.excess_corr.to_numpy())
-    control = None
-    if u.control is not None and ctx.family is not None and ctx.family.controls:
-        control = _subject(ctx, "untrained control", ctx.family.controls[0], u.control.excess_corr.to_numpy())
-    return trained, control
+    if u.control is None or ctx.family is None or not ctx.family.controls:
+        return Subjects(trained, None, trained)
+    control = _subject(ctx, "untrained control", ctx.family.controls[0], u.control.excess_corr.to_numpy())
+    k = sum(1 for c in u.control.columns if str(c).startswith("corr_"))
+    if k >= len(u.comparisons):
+        return Subjects(trained, control, trained)
+    first = list(u.comparisons[:k])
+    excess = np.mean([u.table[f"corr_{m}"].to_numpy() for m in first], axis=0) - np.mean(
+        [u.table[f"baseline_{m}"].to_numpy() for m in first], axis=0
+    )
+    matched = _subject(ctx, f"trained ({k} of {len(u.comparisons)} comparison seeds)", ctx.model, excess)
+    return Subjects(trained, control, matched)
+
+
+def _distinct(*items: Subject | None) -> list[Subject]:
+    """The subjects that are there, each once (the matched set is often the trained one itself)."""
+    out: list[Subject] = []
+    for item in items:
+        if item is not None and all(item is not o for o in out):
+            out.append(item)
+    return out
 
 
 def _subject(ctx: ClaimContext, label: str, ref: ModelRef, excess: np.ndarray) -> Subject:
@@ -273,7 +312,8 @@ def share_effect(name: str, trained: tuple[int, int], control: tuple[int, int], 
 
     Args:
         name: what the share is.
-        trained, control: (units with the property, units) in each model.
+        trained: (units with the property, units) in the trained model.
+        control: the same in the untrained control.
         threshold: the pre-registered minimum of the interval's lower end.
         unit: what is counted ("universal neurons", "testable letters").
     """
@@ -387,11 +427,13 @@ def unigram_share(counts: Mapping[str, Any]) -> tuple[int, int]:
         full="among universal neurons whose best current-token feature has VR >= {min_vr}, >= {min_early_share} are "
         "in layers 0-1 (the first max(2, ceil(L/6)) layers); >= {min_families} unigram features each have VR >= "
         "{min_vr} in >= {min_family_size} distinct universal neurons; and the share of universal neurons with VR >= "
-        "{min_vr} on a unigram or single-letter feature, trained - untrained control (same rule and pipeline), has a "
+        "{min_vr} on a unigram or single-letter feature, trained - untrained control (same rule, pipeline and number "
+        "of comparison seeds), has a "
         "95 % Newcombe lower bound > {min_effect}; universal = excess > {universal_threshold}, else the top 2 %",
         small=">= {min_neurons} universal neuron has VR >= {min_vr} on a unigram or single-letter feature, and the "
         "fraction of such neurons in layer 0 exceeds that in the last layer; and the share of universal neurons with "
-        "such a feature, trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > "
+        "such a feature, trained - untrained control (same rule, pipeline and number of comparison seeds), has a 95 % "
+        "Newcombe lower bound > "
         "{min_effect}; universal = excess > {universal_threshold}, else the top 2 %",
         thresholds_full={
             "min_vr": 0.5,
@@ -409,10 +451,14 @@ def unigram_share(counts: Mapping[str, Any]) -> tuple[int, int]:
 )
 def unigram_neurons(ctx: ClaimContext) -> Evidence:
     """F1: count universal neurons labelled by a unigram feature, per layer, against the untrained control."""
-    trained, control = subjects(ctx)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     fv = feature_vr(ctx, trained.ref)
     counts = unigram_family_counts(fv.vr, fv.kinds, fv.names, fv.layer, trained.universal, fv.n_layers, t["min_vr"])
+    matched = unigram_family_counts(
+        fv.vr, fv.kinds, fv.names, fv.layer, who.matched.universal, fv.n_layers, t["min_vr"]
+    )
     parts, key = unigram_parts(counts, ctx.scale, t)
     control_counts: dict[str, Any] = {}
     effect = None
@@ -424,7 +470,7 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
         control_counts["universal_rule"] = control.rule
         effect = share_effect(
             f"share of universal neurons with unigram/letter VR >= {t['min_vr']:g}",
-            unigram_share(counts),
+            unigram_share(matched),
             unigram_share(control_counts),
             t["min_effect"],
             "universal neurons",
@@ -442,7 +488,7 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
         f"(of {counts['universal_per_layer']} universal; {trained.rule}); best current-token VR >= {t['min_vr']:g} per "
         f"layer: {counts['token_labelled_per_layer']}; top families {top or 'none'}; untrained control "
         f"{control_counts.get('unigram_per_layer', 'n/a')} of {control_counts.get('universal_per_layer', 'n/a')}"
-        + _beginstext(effect),
+        + _effect_text(effect, who),
         measured={
             **counts,
             "universal_rule": trained.rule,
@@ -465,13 +511,19 @@ def unigram_neurons(ctx: ClaimContext) -> Evidence:
     )
 
 
-def _beginstext(effect: Effect | None) -> str:
-    """ "; <effect> = v [low, high] (threshold)" for a reason sentence, or the missing control."""
+def _effect_text(effect: Effect | None, who: Subjects) -> str:
+    """The effect for a reason sentence ("; name = value [low, high] ..."), or the missing control."""
     if effect is None:
         return "; no untrained control"
+    matched = ""
+    if who.matched is not who.trained:
+        matched = (
+            f"; the effect's trained set is chosen from as many comparison seeds as the control's "
+            f"({who.matched.label}: {int(who.matched.universal.sum())} universal, {who.matched.rule})"
+        )
     return (
         f"; {effect.name} = {effect.value:.3f} [95 % {effect.low:.3f}, {effect.high:.3f}] "
-        f"({effect.measured:.3f} vs {effect.control:.3f}; lower bound must exceed {effect.threshold:g})"
+        f"({effect.measured:.3f} vs {effect.control:.3f}; lower bound must exceed {effect.threshold:g})" + matched
     )
 
 
@@ -585,13 +637,15 @@ def begins_with_effect(
         full=">= {min_letters} of 26 letters have a universal neuron with letter-VR > {min_vr}; for >= "
         "{min_secondary_share} of them its activation on tokens beginning with the letter exceeds that on other "
         "non-letter tokens (one-sided Welch t, p < {max_welch_p}); the share of testable letters with such a neuron, "
-        "trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > {min_effect}; a "
+        "trained - untrained control (same rule, pipeline and number of comparison seeds), has a 95 % Newcombe lower "
+        "bound > {min_effect}; a "
         "letter is tested when its single-letter tokens occur >= {min_letter_count} times, and fewer than "
         "{min_letters} testable letters is INCONCLUSIVE",
         small=">= {min_letters} letters have a universal neuron with letter-VR > {min_vr}; a letter is tested when the "
         "vocabulary has a single-letter token for it occurring >= {min_letter_count} times in the sample, and fewer "
         "than {min_letters} testable letters is INCONCLUSIVE; the share of testable letters with such a neuron, "
-        "trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > {min_effect}; the "
+        "trained - untrained control (same rule, pipeline and number of comparison seeds), has a 95 % Newcombe lower "
+        "bound > {min_effect}; the "
         "begins-with-letter effect (Welch p < {max_welch_p}) is reported",
         thresholds_full={
             "min_letters": 15,
@@ -618,7 +672,8 @@ def begins_with_effect(
 )
 def alphabet_neurons(ctx: ClaimContext) -> Evidence:
     """F2: per testable letter, the best universal letter-VR, and the begins-with-letter effect."""
-    trained, control = subjects(ctx)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     fv = feature_vr(ctx, trained.ref)
     letters = alphabet_letters(fv.vr, fv.names, fv.positives, trained.universal, int(t["min_letter_count"]))
@@ -651,7 +706,10 @@ def alphabet_neurons(ctx: ClaimContext) -> Evidence:
         control_found = [c for c, s in cl.items() if s["countable"] and s_ok(s["best_vr"], t["min_vr"])]
         effect = share_effect(
             f"share of testable letters with a universal neuron of letter-VR > {t['min_vr']:g}",
-            letters_found(letters, t["min_vr"]),
+            letters_found(
+                alphabet_letters(fv.vr, fv.names, fv.positives, who.matched.universal, int(t["min_letter_count"])),
+                t["min_vr"],
+            ),
             letters_found(cl, t["min_vr"]),
             t["min_effect"],
             "testable letters",
@@ -667,7 +725,7 @@ def alphabet_neurons(ctx: ClaimContext) -> Evidence:
         f"{t['min_vr']:g} ({listed or 'none'}); "
         f"begins-with effect (Welch p < {t['max_welch_p']:g}) for {sum(secondary.values())} of them; untrained "
         f"control: {len(control_found)} letters ({', '.join(control_found) or 'none'}); {trained.rule}"
-        + _beginstext(effect),
+        + _effect_text(effect, who),
         measured={
             "letters": letters,
             "found": found,
@@ -791,11 +849,12 @@ def previous_token_precondition(n_layers: int, scale: str) -> str | None:
         full="the top {top_n} universal neurons by previous-token VR have their modal layer in the first third of "
         "depth excluding layer 0 (layers 1..ceil(L/3) - 1; fewer than 4 layers is NOT_APPLICABLE), and each has "
         "previous-token VR above its best current-token VR; and the share of universal neurons in layers >= 1 with "
-        "previous-token VR >= {min_vr} above their best current-token VR, trained - untrained control (same rule "
-        "and pipeline), has a 95 % Newcombe lower bound > {min_effect}",
+        "previous-token VR >= {min_vr} above their best current-token VR, trained - untrained control (same rule, "
+        "pipeline and number of comparison seeds), has a 95 % Newcombe lower bound > {min_effect}",
         small=">= {min_neurons} universal neuron in a layer >= 1 has previous-token VR >= {min_vr} above its best "
         "current-token VR (fewer than 2 layers is NOT_APPLICABLE); and the share of universal neurons in layers >= 1 "
-        "with such VR, trained - untrained control (same rule and pipeline), has a 95 % Newcombe lower bound > "
+        "with such VR, trained - untrained control (same rule, pipeline and number of comparison seeds), has a 95 % "
+        "Newcombe lower bound > "
         "{min_effect}; layer-0 cases are reported",
         thresholds_full={"top_n": 25, "min_vr": 0.3, "min_effect": 0.0, "universal_threshold": 0.5, **FALLBACK},
         thresholds_small={"min_neurons": 1, "min_vr": 0.3, "min_effect": 0.0, "universal_threshold": 0.3, **FALLBACK},
@@ -805,7 +864,8 @@ def previous_token_precondition(n_layers: int, scale: str) -> str | None:
 )
 def previous_token_neurons(ctx: ClaimContext) -> Evidence:
     """F3: universal neurons whose best previous-token VR beats their best current-token VR."""
-    trained, control = subjects(ctx)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     fv = feature_vr(ctx, trained.ref)
     problem = previous_token_precondition(fv.n_layers, ctx.scale)
@@ -836,7 +896,7 @@ def previous_token_neurons(ctx: ClaimContext) -> Evidence:
         control_details["key"] = ckey
         effect = share_effect(
             f"share of universal neurons in layers >= 1 with previous-token VR >= {t['min_vr']:g} above current",
-            previous_token_share(prev, cur, fv.layer, trained.universal, t["min_vr"]),
+            previous_token_share(prev, cur, fv.layer, who.matched.universal, t["min_vr"]),
             previous_token_share(cprev, ccur, cv.layer, control.universal, t["min_vr"]),
             t["min_effect"],
             "universal neurons",
@@ -850,7 +910,7 @@ def previous_token_neurons(ctx: ClaimContext) -> Evidence:
     return ctx.evidence(
         key=("modal layer" if ctx.scale == "full" else "previous-token neurons in layers >= 1", key),
         reason=f"{details}; strongest: {strongest or 'none'}; "
-        f"untrained control {control_details or 'n/a'}; {trained.rule}" + _effect_text(effect),
+        f"untrained control {control_details or 'n/a'}; {trained.rule}" + _effect_text(effect, who),
         measured={**details, "examples": examples, "universal_rule": trained.rule},
         control={"untrained": control_details},
         n_tokens=fv.n_positions,
@@ -975,14 +1035,26 @@ def position_parts(
         share = float(np.mean(layer[top] <= 2)) if len(top) else 0.0
         above = [bool(mi[i] > q99.get(int(i), np.inf)) for i in top]
         parts = [
-            make_part(f"share of the top {len(top)} universal neurons by position MI in layers 0-2", share, ">=", t["min_early_share"]),
-            make_part("share of them above their shuffled null's 99th percentile", float(np.mean(above)) if above else 0.0, ">=", 1.0),
+            make_part(
+                f"share of the top {len(top)} universal neurons by position MI in layers 0-2",
+                share,
+                ">=",
+                t["min_early_share"],
+            ),
+            make_part(
+                "share of them above their shuffled null's 99th percentile",
+                float(np.mean(above)) if above else 0.0,
+                ">=",
+                1.0,
+            ),
         ]
         details = {"top_layers": np.bincount(layer[top], minlength=n_layers).tolist(), "all_above_null": all(above)}
         return parts, share, details
     half = math.ceil(n_layers / 2)
     found = [int(i) for i in pool if layer[i] < half and p.get(int(i), 1.0) < t["max_p"]]
-    parts = [make_part("universal position neurons in the first half of the layers", len(found), ">=", t["min_neurons"])]
+    parts = [
+        make_part("universal position neurons in the first half of the layers", len(found), ">=", t["min_neurons"])
+    ]
     return parts, float(len(found)), {"found": found, "first_half_layers": half}
 
 
@@ -1007,8 +1079,11 @@ def position_share(stats_: PositionStats, max_p: float) -> tuple[int, int]:
 
 
 def absence_effect(effect: Effect, margin: float) -> Effect:
-    """A negative control's effect: control - trained, whose lower end clears -margin iff the trained excess's
-    upper end is below margin (the effect is shown to stay under the margin)."""
+    """A negative control's effect: control - trained, with threshold -margin.
+
+    Its lower end clears -margin iff the trained excess's upper end is below margin: the effect is shown to stay
+    under the margin.
+    """
     return Effect(
         name=f"{effect.name.replace(': trained - untrained', '')}: untrained - trained (negative control)",
         measured=effect.measured,
@@ -1022,6 +1097,21 @@ def absence_effect(effect: Effect, margin: float) -> Effect:
     )
 
 
+def negative_control(effect: Effect, margin: float, min_effect: float) -> tuple[Effect, str | None]:
+    """F4 on a rotary model: the absence effect, and why the row is INCONCLUSIVE (None when it is decided).
+
+    PASS when the trained - untrained interval lies below `margin`; FAIL when it is not and its lower end is above
+    `min_effect` (position neurons beyond the control where the claim expects none); INCONCLUSIVE otherwise.
+    """
+    reason = None
+    if not (effect.high < margin or effect.low > min_effect):
+        reason = (
+            f"the negative control's excess of position neurons over its untrained control lies in "
+            f"[{effect.low:.3f}, {effect.high:.3f}]: neither shown below {margin:g} nor above {min_effect:g}"
+        )
+    return absence_effect(effect, margin), reason
+
+
 def positional_embedding(ref: ModelRef) -> str:
     """How the model encodes position, from its config: "learned absolute" or "rotary"."""
     config = ref.config()
@@ -1033,7 +1123,8 @@ def positional_embedding(ref: ModelRef) -> str:
 
 F4_EFFECT = (
     "; and the share of first-half universal neurons with shuffled-null p < {max_p}, trained - untrained control "
-    "(same rule and pipeline), has a 95 % Newcombe lower bound > {min_effect}. On rotary-position models (the "
+    "(same rule, pipeline and number of comparison seeds), has a 95 % Newcombe lower bound > {min_effect}. On "
+    "rotary-position models (the "
     "declared negative control) the row instead passes when that difference's 95 % upper bound is < "
     "{max_control_excess}, fails when its lower bound is > {min_effect}, and is otherwise INCONCLUSIVE"
 )
@@ -1085,26 +1176,25 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
             "precondition: F4 fires on pre-activation > 0, which a GELU MLP's post-activation shows; a gated MLP's "
             "post-activation does not show its sign"
         )
-    trained, control = subjects(ctx)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     _, special = vocabulary(ctx)
     seed = ctx.workbench.settings.seed
     results: dict[str, dict[str, Any]] = {}
     shares: dict[str, tuple[int, int]] = {}
-    for subject in (trained, control):
-        if subject is None:
-            continue
+    for subject in _distinct(trained, control, who.matched):
         st = position_statistics(ctx, subject, special, int(t["n_perm"]), seed)
         mi, cands, p = st.mi, st.candidates, st.p
         n_layers, d_mlp = ctx.activations(subject.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW).shape[1:]
         layer = np.repeat(np.arange(n_layers), d_mlp)
-        parts, key, details = position_parts(mi, p, st.q99, layer, subject.universal, n_layers, ctx.scale, t)
+        clauses, value, details = position_parts(mi, p, st.q99, layer, subject.universal, n_layers, ctx.scale, t)
         shares[subject.label] = position_share(st, t["max_p"])
         top = cands[np.argsort(-mi[cands])][:8]
         results[subject.label] = {
-            "parts": parts,
-            "passed": all(x.passed for x in parts),
-            "key": key,
+            "parts": clauses,
+            "passed": all(x.passed for x in clauses),
+            "key": value,
             **details,
             "share_sample": list(shares[subject.label]),
             "rule": subject.rule,
@@ -1125,7 +1215,7 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
     if control is not None:
         effect = share_effect(
             f"share of first-half universal neurons with shuffled-null p < {t['max_p']:g}",
-            shares[trained.label],
+            shares[who.matched.label],
             shares[control.label],
             t["min_effect"],
             "first-half universal neurons",
@@ -1137,17 +1227,9 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
     if negative:  # the claim expects no absolute-position neurons beyond the control: show the excess is small
         role = Role.NEGATIVE_CONTROL
         parts = []
+        key = ("position-neuron share: trained - untrained", effect.value if effect is not None else math.nan)
         if effect is not None:
-            key = ("position-neuron share: trained - untrained", effect.value)
-            if not (effect.high < t["max_control_excess"] or effect.low > t["min_effect"]):
-                inconclusive = (
-                    f"the negative control's excess of position neurons over its untrained control lies in "
-                    f"[{effect.low:.3f}, {effect.high:.3f}]: neither shown below {t['max_control_excess']:g} nor "
-                    f"above {t['min_effect']:g}"
-                )
-            effect = absence_effect(effect, t["max_control_excess"])
-        else:
-            key = ("position-neuron share: trained - untrained", math.nan)
+            effect, inconclusive = negative_control(effect, t["max_control_excess"], t["min_effect"])
     universal = main["universal"]
     strongest = ", ".join(f"{e['neuron']} MI {e['mi']:.3f} (p {e['p']:.3f})" for e in main["top"][:4])
     main_max = float(main["mi"][universal].max()) if universal.any() else float("nan")
@@ -1160,7 +1242,7 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
         f"first-half sample {main['share_sample'][0]}/{main['share_sample'][1]}; strongest {strongest}; untrained "
         f"control: per layer {ctrl.get('significant_per_layer', 'n/a')}, first-half sample "
         f"{'/'.join(map(str, ctrl.get('share_sample', ['n/a'])))}, max universal MI {ctrl_max:.3f} vs {main_max:.3f} "
-        f"trained; {trained.rule}" + _effect_text(effect),
+        f"trained; {trained.rule}" + _effect_text(effect, who),
         measured={k: v for k, v in main.items() if k not in strip} | {"positional_embedding": kind},
         control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
         n_tokens=int(F.kept_positions(ctx.activations(ctx.model, (MLP_POST_RAW,)).tokens, special).sum()),
@@ -1321,7 +1403,8 @@ def era_effect_interval(
     """95 % bootstrap interval (over speeches) of the era statistic, trained minus control, on the same resamples.
 
     Args:
-        u_trained, u_control: [columns, G, G] pairwise U (`group_pair_u`) of each model's era candidates.
+        u_trained: [columns, G, G] pairwise U (`group_pair_u`) of the trained model's era candidates.
+        u_control: the same for the untrained control.
         sizes: [G] tokens per speech.
         positive: [G] speech is of the later era.
         scale: which era statistic.
@@ -1338,7 +1421,8 @@ def era_effect_interval(
 
 
 ERA_EFFECT = (
-    "; and that statistic, trained - untrained control (same rule and pipeline), has a 95 % bootstrap lower bound "
+    "; and that statistic, trained - untrained control (same rule, pipeline and number of comparison seeds), has a 95 "
+    "% bootstrap lower bound "
     "(over the sampled speeches) > {min_effect}; an era with < {min_docs} speeches or < {min_era_tokens} tokens in "
     "the sample is INCONCLUSIVE"
 )
@@ -1395,7 +1479,8 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
         )
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     docs = document_positions(ctx)
-    trained, control = subjects(ctx)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
     _, special = vocabulary(ctx)
     acts = ctx.activations(trained.ref, (MLP_POST_RAW,))
     keep = (F.kept_positions(acts.tokens, special) & (docs >= 0)).reshape(-1)
@@ -1417,8 +1502,8 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
     results: dict[str, dict[str, Any]] = {}
     pair_u: dict[str, np.ndarray] = {}
     sizes = positive = np.zeros(0)
-    for subject in (trained, control):
-        if subject is None or len(present) < 2 or post.all() or not post.any():
+    for subject in _distinct(trained, control, who.matched):
+        if len(present) < 2 or post.all() or not post.any():
             continue
         raw = ctx.activations(subject.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW)
         d_mlp = raw.shape[2]
@@ -1463,13 +1548,14 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
         inconclusive = inconclusive or NO_CONTROL
     else:
         low, high = era_effect_interval(
-            pair_u[trained.label], pair_u["untrained control"], sizes, positive, ctx.scale, seed
+            pair_u[who.matched.label], pair_u["untrained control"], sizes, positive, ctx.scale, seed
         )
+        measured = float(results[who.matched.label]["statistic"])
         effect = Effect(
             name=f"{parts[0].name}: trained - untrained",
-            measured=statistic,
+            measured=measured,
             control=float(ctrl["statistic"]),
-            value=statistic - float(ctrl["statistic"]),
+            value=measured - float(ctrl["statistic"]),
             low=low,
             high=high,
             threshold=t["min_effect"],
@@ -1494,7 +1580,7 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
         f"{main.get('best_after', math.nan):.3f} / before {main.get('best_before', math.nan):.3f}, relabelling p "
         f"{main.get('relabel_p', math.nan):.3f} over {main.get('n_splits', 0)} splits; untrained control "
         f"{ctrl.get('statistic', math.nan):.3f} (p {ctrl.get('relabel_p', math.nan):.3f}); {trained.rule}"
-        + _effect_text(effect),
+        + _effect_text(effect, who),
         measured={**{k: v for k, v in main.items() if k not in strip}, "era_docs": era_docs, "era_tokens": era_tokens},
         control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
         n_tokens=int(keep.sum()),
@@ -1531,9 +1617,36 @@ def interpretability_gap(best: np.ndarray, universal: np.ndarray, sample: np.nda
     }
 
 
+def interpretability_parts(gap: Mapping[str, float], t: Mapping[str, float]) -> list[Part]:
+    """F7's clauses besides the effect."""
+    return [
+        make_part("Mann-Whitney p (universal > layer-matched sample)", gap["mann_whitney_p"], "p<", t["max_p"]),
+        make_part("median best-feature VR difference", gap["median_difference"], ">=", t["min_median_diff"]),
+    ]
+
+
 def interpretability_passes(gap: Mapping[str, float], t: Mapping[str, float]) -> bool:
-    """F7's verdict."""
-    return gap["mann_whitney_p"] < t["max_p"] and gap["median_difference"] >= t["min_median_diff"]
+    """F7's clauses besides the effect all hold."""
+    return all(p.passed for p in interpretability_parts(gap, t))
+
+
+def interpretability_effect_interval(
+    trained: tuple[np.ndarray, np.ndarray], control: tuple[np.ndarray, np.ndarray], seed: int
+) -> tuple[float, float]:
+    """95 % bootstrap interval of (median universal - median sample) trained minus the same in the control.
+
+    Args:
+        trained: (best-feature VR of the universal neurons, of their layer-matched sample) of the trained model.
+        control: the same for the untrained control; the four sets of neurons are resampled independently.
+        seed: bootstrap seed.
+    """
+    groups = [np.asarray(x, dtype=np.float64) for x in (*trained, *control)]
+
+    def statistic(idx: list[np.ndarray]) -> float:
+        u, s, cu, cs = (g[i] for g, i in zip(groups, idx, strict=True))
+        return float(np.median(u) - np.median(s) - (np.median(cu) - np.median(cs)))
+
+    return groups_bootstrap_interval(statistic, [len(g) for g in groups], N_BOOT, seed)
 
 
 def _f7_measure(fv: FeatureVR, subject: Subject, seed: int, t: Mapping[str, float]) -> dict[str, Any]:
@@ -1562,6 +1675,15 @@ def _f7_measure(fv: FeatureVR, subject: Subject, seed: int, t: Mapping[str, floa
     return {**out, "rule": subject.rule, "best": best, "sample": sample}
 
 
+F7_CRITERION = (
+    "best-feature VR (every current- and previous-token feature) of universal neurons exceeds that of a "
+    "layer-matched random sample of as many non-universal neurons: one-sided Mann-Whitney p < {max_p} and median "
+    "difference >= {min_median_diff}; and that median difference, trained - untrained control (same rule, pipeline "
+    "and number of comparison seeds), has a 95 % bootstrap lower bound (over neurons) > {min_effect}; universal = "
+    "excess > {universal_threshold}, else the top 2 %"
+)
+
+
 @claim(
     "F7",
     title="universal neurons are more interpretable",
@@ -1570,42 +1692,73 @@ def _f7_measure(fv: FeatureVR, subject: Subject, seed: int, t: Mapping[str, floa
     paper_ref="abstract, §5, §7",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
+    version=2,
     criterion=Criterion(
-        full="best-feature VR (every current- and previous-token feature) of universal neurons exceeds that of a "
-        "layer-matched random sample of as many non-universal neurons: one-sided Mann-Whitney p < {max_p} and "
-        "median difference >= {min_median_diff}; universal = excess > {universal_threshold}, else the top 2 %",
-        small="best-feature VR (every current- and previous-token feature) of universal neurons exceeds that of a "
-        "layer-matched random sample of as many non-universal neurons: one-sided Mann-Whitney p < {max_p} and "
-        "median difference >= {min_median_diff}; universal = excess > {universal_threshold}, else the top 2 %",
-        thresholds_full={"max_p": 0.01, "min_median_diff": 0.1, "universal_threshold": 0.5, **FALLBACK},
-        thresholds_small={"max_p": 0.01, "min_median_diff": 0.05, "universal_threshold": 0.3, **FALLBACK},
+        full=F7_CRITERION,
+        small=F7_CRITERION,
+        thresholds_full={
+            "max_p": 0.01,
+            "min_median_diff": 0.1,
+            "min_effect": 0.0,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
+        thresholds_small={
+            "max_p": 0.01,
+            "min_median_diff": 0.05,
+            "min_effect": 0.0,
+            "universal_threshold": 0.3,
+            **FALLBACK,
+        },
     ),
     min_tokens=MIN_TOKENS,
     key_tolerance=0.05,
 )
 def universal_interpretable(ctx: ClaimContext) -> Evidence:
     """F7: best-feature VR of universal neurons vs a layer-matched random sample of non-universal ones."""
-    trained, control = subjects(ctx)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
     t = dict(ctx.claim.criterion.thresholds(ctx.scale))
     seed = ctx.workbench.settings.seed
     fv = feature_vr(ctx, trained.ref)
     main = _f7_measure(fv, trained, seed, t)
     ctrl: dict[str, Any] = {}
+    effect = None
     if control is not None:
         ctrl = _f7_measure(control_vr(ctx, control), control, seed, t)
+        same = main if who.matched is trained else _f7_measure(fv, who.matched, seed, t)
+        low, high = interpretability_effect_interval(
+            (same["best"][who.matched.universal], same["best"][same["sample"]]),
+            (ctrl["best"][control.universal], ctrl["best"][ctrl["sample"]]),
+            seed,
+        )
+        effect = Effect(
+            name="median best-feature VR difference (universal - sample): trained - untrained",
+            measured=same["median_difference"],
+            control=ctrl["median_difference"],
+            value=same["median_difference"] - ctrl["median_difference"],
+            low=low,
+            high=high,
+            threshold=t["min_effect"],
+            control_name=CONTROL_NAME,
+            method=f"percentile bootstrap over neurons ({N_BOOT} resamples; universal and sample neurons of each "
+            "model resampled independently)",
+        )
     strip = ("best", "sample")
     shown = trained.universal | main["sample"]
     return ctx.evidence(
-        bool(main["passed"]),
         key=("median VR difference", main["median_difference"]),
         reason=f"median best-feature VR {main['median_universal']:.3f} ({main['n_universal']} universal, "
         f"{trained.rule}) "
         f"vs {main['median_sample']:.3f} (layer-matched sample), difference {main['median_difference']:.3f}, "
         f"Mann-Whitney p {main['mann_whitney_p']:.2g}; {100 * main['resampled_pass_rate']:.0f} % of {N_RESAMPLES} "
         f"resamples pass; untrained control difference {ctrl.get('median_difference', float('nan')):.3f} "
-        f"(p {ctrl.get('mann_whitney_p', float('nan')):.2g})",
+        f"(p {ctrl.get('mann_whitney_p', float('nan')):.2g})" + _effect_text(effect, who),
         measured={k: v for k, v in main.items() if k not in strip},
         control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
+        inconclusive=None if control is not None else NO_CONTROL,
+        parts=interpretability_parts(main, t),
+        effect=effect,
         n_tokens=fv.n_positions,
         figures={
             "scatter": {

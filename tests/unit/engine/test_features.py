@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 from types import SimpleNamespace
 
 import numpy as np
@@ -109,17 +108,7 @@ def test_special_ids_carry_no_feature() -> None:
     assert not vocab.table[0].any()
 
 
-def test_document_index_marks_starts_and_separators() -> None:
-    index = F.document_index([3, 2, 4], n_contexts=2, context_length=4)
-    np.testing.assert_array_equal(index, [[-1, 0, 0, 0], [-1, -1, 1, 1]])
-
-
-def test_document_index_refuses_too_short_documents() -> None:
-    with pytest.raises(ValueError, match="needs"):
-        F.document_index([2], n_contexts=2, context_length=4)
-
-
-def test_document_index_matches_the_token_sampler() -> None:
+def test_token_sample_names_the_document_of_every_position() -> None:
     lengths = [5, 9, 3, 14, 7, 2]
 
     class Tok:
@@ -133,10 +122,8 @@ def test_document_index_matches_the_token_sampler() -> None:
         n_documents=len(lengths), dataset={"text": [str(k) for k in range(len(lengths))]}, name="toy", sha256="x"
     )
     sample = sample_contexts(Tok(), corpus, n_tokens=24, context_length=6, start_token_id=0, excluded_token_ids=(0,))
-    order = list(range(len(lengths)))
-    random.Random(0).shuffle(order)
-    local = F.document_index([lengths[k] for k in order], *sample.tokens.shape)
-    docs = np.where(local >= 0, np.asarray(order)[np.maximum(local, 0)], -1)
+    docs = sample.documents
+    assert docs is not None
     np.testing.assert_array_equal(sample.tokens[docs >= 0], docs[docs >= 0] + 10)
     assert (sample.tokens[docs < 0] == 0).all()
 
