@@ -959,15 +959,6 @@ def antipodal_effect(stats: dict[str, float], threshold: float) -> Effect:
     )
 
 
-def prediction_neuron_count(ctx: ClaimContext, frame: pd.DataFrame) -> tuple[int, float]:
-    """(number of prediction neurons by P1's rule, the kurtosis cut): vocab kurtosis > cut, positive effective skew."""
-    from claims.papers.universal_neurons import prediction
-
-    p1 = prediction.prediction_neurons_exist.claim  # type: ignore[attr-defined]
-    cut = prediction.KURT if ctx.scale == "full" else float(p1.criterion.thresholds("small")["kurt_small"])
-    return int(((frame.vocab_kurt > cut) & (frame.vocab_skew_effective > 0)).sum()), cut
-
-
 @claim(
     "X1",
     title="functional neurons form antipodal pairs",
@@ -1013,15 +1004,10 @@ def prediction_neuron_count(ctx: ClaimContext, frame: pd.DataFrame) -> tuple[int
 def antipodal_pairs(ctx: ClaimContext) -> Evidence:
     import torch
 
-    from claims.papers.universal_neurons.prediction import vocab_frame
+    from claims.papers.universal_neurons.prediction import require_prediction_neurons, vocab_frame
 
+    census = require_prediction_neurons(ctx)  # NOT_APPLICABLE unless P1's rule finds prediction neurons
     frame = vocab_frame(ctx, ctx.model)
-    n_prediction, p1_cut = prediction_neuron_count(ctx, frame)
-    if n_prediction == 0:
-        raise NotApplicable(
-            f"precondition: prediction neurons (P1's rule: vocab kurtosis > {p1_cut:g}, positive effective skew); "
-            f"none in {ctx.model.name} (max vocab kurtosis {frame.vocab_kurt.max():.1f})"
-        )
     model = ctx.workbench.model(ctx.model)
     W_out = model.bridge.W_out.detach().float().cpu().reshape(-1, model.d_model)
     rows = frame.layer.to_numpy() * model.d_mlp + frame.neuron.to_numpy()
@@ -1068,7 +1054,7 @@ def antipodal_pairs(ctx: ClaimContext) -> Evidence:
             **stats,
             "binomial_p": p_value,
             "n_labelled": int(high.sum()),
-            "n_prediction_p1_rule": n_prediction,
+            "p1_census": census.summary(),
             "by_class": by_class,
             "prediction_suppression_pairs": cross,
             "labelled_per_layer": pd.Series(high).groupby(layers).sum().astype(int).tolist(),

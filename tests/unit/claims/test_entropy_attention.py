@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,8 @@ def test_candidate_inside_the_baseline_spread_has_no_e1_effect() -> None:
     cand = {m: _line(0.5) for m in entropy.METRICS}
     effect = entropy.entropy_effect(_curves(cand, base), 0.0)
     assert effect.value > 0
-    assert effect.low < 0 and not effect.cleared
+    assert effect.low < 0
+    assert not effect.cleared
 
 
 def test_rank_destroying_neuron_fails_e1_full() -> None:
@@ -243,9 +245,11 @@ def test_tail_effect_interval_excludes_one_only_for_heavier_real_tails() -> None
     rng = np.random.default_rng(10)
     random = _scores(rng.normal(size=40_000))
     same = attention.tail_effect(_scores(rng.normal(size=40_000)), random, 0.999, 0, 1.0)
-    assert same.low < 1.0 < same.high and not same.cleared
+    assert same.low < 1.0 < same.high
+    assert not same.cleared
     heavy = attention.tail_effect(_scores(rng.standard_t(2, size=40_000)), random, 0.999, 0, 1.0)
-    assert heavy.cleared and heavy.scale == "ratio"
+    assert heavy.cleared
+    assert heavy.scale == "ratio"
 
 
 def test_ablation_pairs_pick_the_best_neuron_per_head() -> None:
@@ -305,8 +309,10 @@ def test_random_init_has_no_bos_off_switch(run_claim, tiny_dirs) -> None:
     assert evidence.key.value > 0.5
 
 
-def test_random_init_has_no_antipodal_functional_pairs(run_claim, tiny_dirs) -> None:
-    assert run_claim("X1", str(tiny_dirs["random0"]), tokens=2_048).verdict in NOT_PASS
+def test_x1_without_prediction_neurons_is_not_applicable(run_claim, tiny_dirs) -> None:
+    evidence = run_claim("X1", str(tiny_dirs["random0"]), tokens=2_048)
+    assert evidence.verdict is Verdict.NOT_APPLICABLE
+    assert evidence.reason.startswith("precondition: prediction neurons by P1's rule")
 
 
 @pytest.fixture
@@ -372,3 +378,196 @@ def test_entropy_claims_without_null_space_are_not_applicable(tiny_ctx) -> None:
         entropy.entropy_neuron(tiny_ctx)
     with pytest.raises(NotApplicable, match="precondition: an entropy-neuron candidate"):
         entropy.anti_entropy_neuron(tiny_ctx)
+
+
+# --- every PASS carries its effect against the control (synthetic measurements through the real checks) ----------
+
+
+@pytest.fixture
+def ctx_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text_dir: Path, tiny_dirs):  # type: ignore[no-untyped-def]
+    """A context for a claim on the tiny random model (measurements are monkeypatched per test)."""
+    import dataclasses
+
+    from claims.context import ClaimContext
+    from claims.registry import load_all
+    from fixtures.models import resolve_model
+    from fixtures.workbench import RunSettings, Workbench
+
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "cache"))
+    bench = Workbench(RunSettings(2_048, 2_048, 64, "cpu", "float32", 0))
+
+    def make(claim_id: str, scale: str = "small", model: Path | None = None) -> ClaimContext:
+        folder = str(model or tiny_dirs["random0"])
+        ref = dataclasses.replace(resolve_model(folder), scale=scale)
+        axis = Axis.GT3 if claim_id[0] in "AE" else Axis.GT1
+        return ClaimContext(load_all()[claim_id], axis, folder, ref, None, str(text_dir), bench)
+
+    return make
+
+
+def _passes_with_effect(ctx, evidence) -> None:  # type: ignore[no-untyped-def]
+    from claims.runner import _check_numbers
+
+    assert evidence.verdict is Verdict.PASS, evidence.reason
+    assert evidence.effect is not None
+    assert evidence.effect.cleared
+    assert evidence.parts[-1].name == f"95 % low of {evidence.effect.name}"
+    assert len(evidence.parts) >= 2  # the point clauses are reported too
+    _check_numbers(ctx.claim, evidence)  # the runner accepts it
+
+
+def _controls(monkeypatch: pytest.MonkeyPatch, ctx, names: list[str]):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from claims.context import ClaimContext
+
+    refs = tuple(dataclasses.replace(ctx.model, name=n, trained=False) for n in names)
+    monkeypatch.setattr(ClaimContext, "untrained_controls", lambda self: refs)
+    return refs
+
+
+@pytest.mark.parametrize("scale", ["full", "small"])
+def test_a1_pass_carries_its_effect_against_untrained(ctx_for, monkeypatch: pytest.MonkeyPatch, scale: str) -> None:
+    ctx = ctx_for("A1", scale)
+    rng = np.random.default_rng(12)
+    ratios = {ctx.model.name: np.exp(rng.normal(np.log(0.05), 0.3, (4, 4)))}
+    for name in ("init-1", "init-2"):
+        ratios[name] = np.exp(rng.normal(0, 0.1, (4, 4)))
+    monkeypatch.setattr(
+        attention, "value_norms", lambda c, ref: {"ratio": ratios[ref.name], "n_tokens": 4_096, "n_other": 4_000}
+    )
+    _controls(monkeypatch, ctx, ["init-1", "init-2"])
+    _passes_with_effect(ctx, attention.bos_off_switch(ctx))
+    ratios[ctx.model.name] = np.exp(rng.normal(0, 0.1, (4, 4)))  # like the initialisations
+    assert attention.bos_off_switch(ctx).verdict is Verdict.FAIL
+
+
+def test_a1_without_untrained_control_is_inconclusive(ctx_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx = ctx_for("A1", "full")
+    quiet = np.full((4, 4), 0.05)
+    monkeypatch.setattr(attention, "value_norms", lambda c, ref: {"ratio": quiet, "n_tokens": 4_096, "n_other": 4_000})
+    _controls(monkeypatch, ctx, [])
+    evidence = attention.bos_off_switch(ctx)
+    assert evidence.verdict is Verdict.INCONCLUSIVE
+    assert "no untrained initialisation" in evidence.reason
+
+
+@pytest.mark.parametrize("scale", ["full", "small"])
+def test_a2_pass_carries_its_effect_against_random_directions(
+    ctx_for, monkeypatch: pytest.MonkeyPatch, scale: str
+) -> None:
+    ctx = ctx_for("A2", scale)
+    rng = np.random.default_rng(13)
+    real, random = _scores(rng.standard_t(1.5, size=200_000)), _scores(rng.normal(size=200_000))
+    scores = {"real": real, "random": random[np.isfinite(random)], "random_full": random, "k_bos_norm": np.ones((2, 4))}
+    monkeypatch.setattr(attention, "heuristic_scores", lambda c, ref: scores)
+    _passes_with_effect(ctx, attention.bos_heuristic_tails(ctx))
+
+
+def test_a2_on_a_single_layer_is_not_applicable(ctx_for, monkeypatch: pytest.MonkeyPatch) -> None:
+    from claims.context import NotApplicable
+
+    ctx = ctx_for("A2")
+    nan = np.full((1, 8, 1, 2), np.nan)
+    scores = {"real": nan, "random": np.array([]), "random_full": nan, "k_bos_norm": np.ones((1, 2))}
+    monkeypatch.setattr(attention, "heuristic_scores", lambda c, ref: scores)
+    with pytest.raises(NotApplicable, match="precondition: an attention layer after an MLP layer"):
+        attention.bos_heuristic_tails(ctx)
+
+
+@pytest.mark.parametrize("scale", ["full", "small"])
+def test_a3_pass_carries_its_effect_against_random_pairs(ctx_for, monkeypatch: pytest.MonkeyPatch, scale: str) -> None:
+    ctx = ctx_for("A3", scale)
+    rng = np.random.default_rng(14)
+    real = np.full((2, 40, 2, 10), np.nan)
+    real[0, :, 1, :] = rng.normal(0, 0.1, (40, 10))
+    real[0, :10, 1, :] += np.eye(10) * 5  # head k's best neuron is neuron k
+    monkeypatch.setattr(attention, "heuristic_scores", lambda c, ref: {"real": real, "random": rng.normal(size=100)})
+
+    def ablation(c, ref, pairs):  # type: ignore[no-untyped-def]
+        out = []
+        for k, pair in enumerate(pairs):
+            act = rng.normal(size=500)
+            noise = rng.normal(size=500)
+            delta = (0.5 * act + 0.1 * noise) if k < 10 else noise  # top pairs respond, random pairs do not
+            out.append({"pair": list(pair), "act": act, "delta_bos": delta, "delta_norm": -delta + 0.1 * noise})
+        return {"pairs": out, "n_tokens": 2_048, "seconds": 0.0}
+
+    monkeypatch.setattr(attention, "path_ablation", ablation)
+    _passes_with_effect(ctx, attention.path_ablation_claim(ctx))
+
+
+def _run(curves_rows: list[dict[str, list[float]]]) -> dict:
+    rows = [{"layer": 1, "neuron": k, "sign": 1.0, "act_p999": 1.0, **r} for k, r in enumerate(curves_rows)]
+    return {
+        "A": 1.0,
+        "magnitudes": [0.0, 0.5, 1.0, 2.0, 3.0],
+        "neurons": rows,
+        "clean": {m: 1.0 for m in entropy.METRICS},
+        "n_tokens": 2_048,
+        "n_counted": 1_900,
+        "n_eval": 256,
+        "seconds": 0.0,
+    }
+
+
+@pytest.mark.parametrize("scale", ["full", "small"])
+def test_e1_and_e2_passes_carry_their_effects_against_baselines(
+    ctx_for, monkeypatch: pytest.MonkeyPatch, scale: str
+) -> None:
+    rng = np.random.default_rng(15)
+    base = [
+        {"scale": _line(float(s)), "entropy": _line(float(e)), "rr": _line(0.0, 0.5), "loss": _line(0.0)}
+        for s, e in rng.normal(0, 0.01, (20, 2))
+    ]
+    cand = {"scale": _line(1.0), "entropy": _line(1.0), "rr": _line(0.0, 0.5), "loss": _line(0.0)}
+    chosen = entropy.Candidate((1, 0), "rule", "", (1, 0), {})
+    run = entropy.EntropyRun(chosen, (1, 0), [(1, k) for k in range(1, 21)], _run([cand, *base]), pd.DataFrame())
+    monkeypatch.setattr(entropy, "entropy_run", lambda c: run)
+    ctx = ctx_for("E1", scale)
+    _passes_with_effect(ctx, entropy.entropy_neuron(ctx))
+
+    partner = {"scale": _line(-1.0), "entropy": _line(-1.0), "rr": _line(0.0, 0.5), "loss": _line(0.0)}
+    monkeypatch.setattr(entropy, "partner_of", lambda c, ref, frame, target: ((0, 3), -0.9, 12))
+    monkeypatch.setattr(entropy, "intervention_curves", lambda c, ref, neurons, reference: _run([partner, *base]))
+    ctx = ctx_for("E2", scale)
+    _passes_with_effect(ctx, entropy.anti_entropy_neuron(ctx))
+
+
+@pytest.fixture
+def antipodal_dir(tiny_dirs, tmp_path: Path) -> Path:
+    """random0 with 10 exactly antipodal pairs among the first 20 neurons of layer 1."""
+    from transformers import GPT2LMHeadModel
+
+    from zoo.train import load_tokenizer
+
+    model = GPT2LMHeadModel.from_pretrained(tiny_dirs["random0"])
+    block: Any = model.transformer.h[1]
+    with torch.no_grad():
+        proj = block.mlp.c_proj.weight  # [d_mlp, d_model]
+        proj[1:20:2] = -proj[0:19:2]
+    model.save_pretrained(tmp_path / "antipodal")
+    load_tokenizer().save_pretrained(tmp_path / "antipodal")
+    return tmp_path / "antipodal"
+
+
+def test_x1_pass_carries_its_effect_against_all_same_layer_pairs(
+    ctx_for, antipodal_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claims.papers.universal_neurons import prediction
+
+    ctx = ctx_for("X1", "small", antipodal_dir)
+    n = 2 * 256
+    labelled = np.zeros(n, dtype=bool)
+    labelled[256:276] = True  # layer 1, neurons 0-19
+    frame = pd.DataFrame(
+        {
+            "layer": np.repeat([0, 1], 256),
+            "neuron": np.tile(np.arange(256), 2),
+            "vocab_kurt": np.where(labelled, 20.0, 0.5),
+            "vocab_skew_effective": np.where(np.arange(n) % 2 == 0, 1.0, -1.0),
+            "activation_sign": np.ones(n),
+        }
+    )
+    monkeypatch.setattr(prediction, "vocab_frame", lambda c, ref: frame)
+    _passes_with_effect(ctx, entropy.antipodal_pairs(ctx))
