@@ -23,7 +23,6 @@ from claims.lib.inference import (
     mean_interval,
     proportion_difference,
     spearman,
-    two_sample_bootstrap_interval,
     wilson_interval,
 )
 from claims.lib.universality import universal_mask
@@ -486,12 +485,13 @@ def _same_layer_share(table: pd.DataFrame, n_layers: int) -> np.ndarray:
     needs=CROSS_SEED,
     version=2,
     criterion=Criterion(
-        full="Jaccard(universal on original data, universal on new data) >= {min_jaccard}; Spearman of per-neuron "
-        "excess between the two datasets, trained - untrained seeds, has its bootstrap 95 % lower bound > "
-        "{min_effect}",
+        full="Jaccard(universal on original data, universal on new data) >= {min_jaccard}; the mean excess on the "
+        "new data of the neurons universal on the original data, trained - untrained seeds (same rule), has its "
+        "Welch 95 % lower bound > {min_effect}",
         small="overlap of the universal sets >= {min_lift} x chance (hypergeometric expectation) and Spearman of "
-        "per-neuron excess between the two datasets >= {min_spearman}; that Spearman, trained - untrained seeds, "
-        "has its bootstrap 95 % lower bound > {min_effect}",
+        "per-neuron excess between the two datasets >= {min_spearman}; the mean excess on the new data of the "
+        "neurons universal on the original data, trained - untrained seeds (same rule), has its Welch 95 % lower "
+        "bound > {min_effect}",
         thresholds_full={"min_jaccard": 0.5, "universal_threshold": 0.5, "min_effect": 0.0, **FALLBACK},
         thresholds_small={
             "min_lift": 5.0,
@@ -529,43 +529,45 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
         ]
     effect: Effect | None = None
     control: dict[str, Any] = {"chance_overlap": chance}
-    control_rho = float("nan")
+    carried = new.table.excess_corr.to_numpy()[a.mask]  # excess on the new data of the original universal set
     if old.control is not None and new.control is not None:
-        control_rho = spearman(old.control.excess_corr.to_numpy(), new.control.excess_corr.to_numpy())
-        trained_ranks = _ranks(old.table.excess_corr, new.table.excess_corr)
-        control_ranks = _ranks(old.control.excess_corr, new.control.excess_corr)
-
-        def difference(ia: np.ndarray, ib: np.ndarray) -> float:
-            return _pearson(*trained_ranks, ia) - _pearson(*control_ranks, ib)
-
-        low, high = two_sample_bootstrap_interval(
-            difference, len(trained_ranks[0]), len(control_ranks[0]), seed=ctx.workbench.settings.seed
-        )
+        c_mask = _universal(old.control.excess_corr.to_numpy(), ctx).mask
+        c_carried = new.control.excess_corr.to_numpy()[c_mask]
+        diff, low, high = mean_difference(carried, c_carried)
         effect = Effect(
-            name="Spearman of excess across datasets: trained - untrained",
-            measured=rho,
-            control=control_rho,
-            value=rho - control_rho,
+            name=f"excess on {ctx.dataset} of the neurons universal on {original}: trained - untrained",
+            measured=float(np.nanmean(carried)),
+            control=float(np.nanmean(c_carried)),
+            value=diff,
             low=low,
             high=high,
             threshold=ctx.threshold("min_effect"),
-            control_name="untrained seeds (same pipeline on both datasets)",
-            method="percentile bootstrap over neurons (ranks fixed), 1000",
+            control_name="untrained seeds (same pipeline and rule on both datasets)",
+            method="Welch t over neurons",
         )
-        control["untrained_spearman_excess"] = control_rho
+        control["untrained_spearman_excess"] = spearman(
+            old.control.excess_corr.to_numpy(), new.control.excess_corr.to_numpy()
+        )
+        control["untrained_overlap_lift"] = _lift(c_mask, _universal(new.control.excess_corr.to_numpy(), ctx).mask)
     missing = None
     if effect is None and all(p.passed for p in parts):
         missing = NO_CONTROL
     return ctx.evidence(
         key=("overlap / chance" if ctx.scale == "small" else "Jaccard", lift if ctx.scale == "small" else jaccard),
         reason=f"{both} neurons universal on both ({a.rule} on {original}: {int(a.mask.sum())}; on {ctx.dataset}: {int(b.mask.sum())}); "
-        f"chance {chance:.1f}, lift {lift:.1f}, Jaccard {jaccard:.2f}, Spearman of excess {rho:.2f} "
-        f"(untrained seeds {control_rho:.2f})",
+        f"chance {chance:.1f}, lift {lift:.1f}, Jaccard {jaccard:.2f}, Spearman of excess {rho:.2f}"
+        + (
+            f"; their excess on {ctx.dataset} {effect.measured:.3f} vs the untrained seeds' {effect.control:.3f} "
+            f"(difference 95 % CI {fmt(effect.low)} to {fmt(effect.high)})"
+            if effect
+            else ""
+        ),
         measured={
             "overlap": both,
             "jaccard": jaccard,
             "lift": lift,
             "spearman_excess": rho,
+            "universal_set_excess_on_new_data": float(np.nanmean(carried)),
             "n_universal_original": int(a.mask.sum()),
             "n_universal_new": int(b.mask.sum()),
             "rule_original": a.rule,
@@ -579,17 +581,7 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
     )
 
 
-def _ranks(x: pd.Series, y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Ranks of two paired columns over the neurons where both are finite (Spearman = Pearson of these)."""
-    from scipy.stats import rankdata
-
-    a, b = x.to_numpy(dtype=np.float64), y.to_numpy(dtype=np.float64)
-    ok = np.isfinite(a) & np.isfinite(b)
-    return rankdata(a[ok]), rankdata(b[ok])
-
-
-def _pearson(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> float:
-    a, b = x[idx], y[idx]
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
+def _lift(a: np.ndarray, b: np.ndarray) -> float:
+    """|a & b| over its hypergeometric expectation |a| |b| / n."""
+    chance = a.sum() * b.sum() / len(a)
+    return float((a & b).sum() / chance) if chance else float("nan")
