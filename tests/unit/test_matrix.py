@@ -41,10 +41,10 @@ def _claims(**needs: object) -> list:
     [
         ("zoo-gpt2-s", "sotu", False, Axis.ORIGINAL),
         ("zoo-gpt2-s:c", "sotu", False, Axis.ORIGINAL),
-        ("smollm2-135m", "sotu", False, Axis.GT1),
+        ("smollm2-135m-instruct-q4", "sotu", False, Axis.GT1),
         ("zoo-gpt2-s", "code", False, Axis.GT2),
-        ("smollm2-135m", "code", False, Axis.GT2),
-        ("smollm2-135m", None, False, Axis.GT1),
+        ("smollm2-135m-instruct-q4", "code", False, Axis.GT2),
+        ("smollm2-135m-instruct-q4", None, False, Axis.GT1),
         ("zoo-gpt2-s", "sotu", True, Axis.GT3),
     ],
 )

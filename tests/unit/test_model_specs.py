@@ -41,7 +41,7 @@ def test_hub_id_offline_fails_fast_naming_the_model_and_the_fix() -> None:
 
 
 def test_typo_of_a_registered_name_suggests_it() -> None:
-    with pytest.raises(ModelSpecError, match="Did you mean 'smollm2-135m'"):
+    with pytest.raises(ModelSpecError, match="Did you mean 'smollm2-135m-instruct-q4'"):
         resolve_model("smollm2-135")
 
 
@@ -106,7 +106,7 @@ def test_families_file_declares_families(tmp_path: Path) -> None:
 
 def test_single_model_is_not_a_family() -> None:
     with pytest.raises(ModelSpecError, match="not a model family"):
-        resolve_family("smollm2-135m")
+        resolve_family("smollm2-135m-instruct-q4")
 
 
 def test_encoder_only_model_is_reported_not_usable(tmp_path: Path) -> None:

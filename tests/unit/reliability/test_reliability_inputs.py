@@ -92,7 +92,7 @@ def _toy_claim_on_text():  # type: ignore[no-untyped-def]
 def test_unknown_model_name_suggests_the_close_registered_name(usage_error) -> None:  # type: ignore[no-untyped-def]
     error = usage_error("--models", "smolm2-135m")
     assert "'smolm2-135m' is not available offline" in error
-    assert "Did you mean 'smollm2-135m'?" in error
+    assert "Did you mean 'smollm2-135m-instruct-q4'?" in error
 
 
 def test_unknown_corpus_name_suggests_the_close_registered_name(usage_error) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +158,7 @@ def test_corrupt_safetensors_message_names_the_file_and_the_fix(tiny_model_dir: 
     assert "save_pretrained" in str(info.value) or "download" in str(info.value)
 
 
-def test_encoder_only_model_is_not_run_with_the_reason(tmp_path: Path) -> None:
+def test_encoder_only_model_is_not_applicable_with_the_reason(tmp_path: Path) -> None:
     from transformers import BertConfig, BertForMaskedLM
 
     folder = tmp_path / "tiny-bert"
@@ -167,7 +167,7 @@ def test_encoder_only_model_is_not_run_with_the_reason(tmp_path: Path) -> None:
     settings = RunSettings(tokens_small=64, tokens_full=64, context_length=16, device="cpu", dtype="float32", seed=0)
     case = ClaimCase(str(folder), "sotu", "E1", Axis.GT1)
     evidence = run_case(case, _toy_claim_on_text(), Workbench(settings))
-    assert evidence.verdict is Verdict.NOT_RUN
+    assert evidence.verdict is Verdict.NOT_APPLICABLE
     assert evidence.reason == (
         f"{folder} is BertForMaskedLM, not a causal language model; the paper's claims need a decoder-only LM "
         "with MLP neurons"
@@ -263,7 +263,7 @@ def test_missing_baseline_file_is_a_usage_error(usage_error) -> None:  # type: i
 
 def test_unknown_profile_is_a_usage_error_listing_the_profiles(usage_error) -> None:  # type: ignore[no-untyped-def]
     error = usage_error("--claims-profile", "smok")
-    assert error == "ERROR: unknown profile 'smok'; choose one of default, paper, smoke"
+    assert error == "ERROR: unknown profile 'smok'; choose one of default, paper, resample, smoke"
 
 
 def test_bad_device_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]

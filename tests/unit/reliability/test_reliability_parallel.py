@@ -25,13 +25,15 @@ import os
 import numpy as np
 
 from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis
+from claims.verdict import Axis, Effect
 
 
 def _read(ctx):
     acts = ctx.activations()
     raw = np.ascontiguousarray(acts.raw("mlp_post.raw"))
-    return ctx.evidence(True, key=("positions", float(raw.shape[0])), reason="read the shared cache entry",
+    n = float(raw.shape[0])
+    return ctx.evidence(True, key=("positions", n), reason="read the shared cache entry",
+                        effect=Effect("positions read - none", n, 0.0, n, n, n, 0.0, "nothing read", "exact"),
                         measured={{"sha256": hashlib.sha256(raw.tobytes()).hexdigest(), "computed": acts.computed,
                                   "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")}},
                         n_tokens=int(acts.tokens.size))
