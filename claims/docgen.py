@@ -35,9 +35,15 @@ def render(summary: dict[str, Any]) -> str:
         f"profile `{run['profile']}`, device {run['device']}, {run['forward_passes']} forward passes). "
         "Do not edit by hand: re-run the suite and regenerate.",
         "",
-        "| axis | verdict |",
-        "|---|---|",
-        *[f"| {k} | {v} |" for k, v in summary["Checklist"].items()],
+        "| axis | verdict | claims by label |",
+        "|---|---|---|",
+        *[f"| {k} | {v} | {_labels(summary, k)} |" for k, v in summary["Checklist"].items()],
+        "",
+        "Does each claim generalise? (judged against the original setting; rule in the README)",
+        "",
+        "| claim | gt1 | gt2 | gt3 |",
+        "|---|---|---|---|",
+        *_generalisation_rows(summary),
         "",
         "| claim | statement (paper) | criterion: paper-size models | criterion: zoo (small) | result on the embedded default | verdict |",
         "|---|---|---|---|---|---|",
@@ -53,7 +59,8 @@ def render(summary: dict[str, Any]) -> str:
                 if key.get("name") and key.get("value") is not None
                 else r["reason"]
             )
-            lines.append(f"{r['axis']} · {r['model']} · {r['dataset']}: **{r['verdict']}** {number}")
+            label = f" ({r['generalisation'].replace('_', ' ')})" if r.get("generalisation") else ""
+            lines.append(f"{r['axis']} · {r['model']} · {r['dataset']}: **{r['verdict']}**{label} {number}")
             verdicts.append(r["verdict"])
         statement = f"{item.statement} ({item.paper_ref})" + (
             f" Paper: {item.paper_numbers}" if item.paper_numbers else ""
@@ -64,6 +71,23 @@ def render(summary: dict[str, Any]) -> str:
             f"{_cell(item.criterion.text('small'))} | {'<br>'.join(_cell(x) for x in lines) or 'not run'} | {summary_verdict} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _labels(summary: dict[str, Any], key: str) -> str:
+    axis = summary.get("generalisation", {}).get("axes", {}).get(key, {})
+    named = [f"{label.replace('_', ' ')}: {', '.join(ids)}" for label, ids in axis.get("claims", {}).items() if ids]
+    return _cell("; ".join(named)) or "-"
+
+
+def _generalisation_rows(summary: dict[str, Any]) -> list[str]:
+    table: dict[str, dict[str, str]] = {}
+    for entry in summary.get("generalisation", {}).get("claims", []):
+        if entry.get("label"):
+            table.setdefault(entry["id"], {})[entry["axis"]] = entry["label"].replace("_", " ")
+    return [
+        f"| {cid} | " + " | ".join(table[cid].get(axis, "-") for axis in ("gt1", "gt2", "gt3")) + " |"
+        for cid in sorted(table)
+    ]
 
 
 def main() -> None:
