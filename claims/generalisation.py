@@ -8,19 +8,24 @@ The rule, pre-registered here and in the README:
    the same run (our stand-in: the base zoo family on State of the Union speeches); a full-scale row (a real
    model such as SmolLM2) against the claim's original rows at full scale when the run has them (the paper's
    own models), else against the paper's published result, which holds by the paper's account. GT3 rows
-   (the paper's method on a new task) are judged against the paper's published result.
-2. Multiplicity. Within an axis, the p-values of every significance clause ("p<" parts) of the rows are
-   adjusted together with Benjamini-Hochberg (scipy); a PASS whose clause no longer holds after adjustment
-   counts as INCONCLUSIVE. Row verdicts themselves are left as measured.
-3. Row label. NOT_APPLICABLE -> not applicable; NOT_RUN -> not run; reference not held (FAIL, INCONCLUSIVE,
-   NOT_APPLICABLE or missing) -> not reproduced; reference held and row PASS -> generalises, FAIL -> does not
-   generalise, INCONCLUSIVE or ERROR -> inconclusive. Negative-control rows never count.
+   (the paper's method on a new task) and rows of claims that declare no original setting (a claim stated
+   only for new data) are judged against the paper's published result. The reference *holds* when every
+   chosen original row PASSes, *does not hold* when one FAILs, is INCONCLUSIVE or NOT_APPLICABLE, and is
+   *missing* when it was not run or errored.
+2. Multiplicity. Within an axis, the p-values of every significance clause ("p<" parts) of the claim rows
+   that measured something (PASS, FAIL, INCONCLUSIVE) are adjusted together with Benjamini-Hochberg (scipy);
+   a PASS whose clause no longer holds after adjustment counts as INCONCLUSIVE. Row verdicts themselves are
+   left as measured.
+3. Row label. NOT_APPLICABLE -> not applicable; NOT_RUN -> not run; reference missing -> inconclusive (the
+   row cannot be judged); reference does not hold -> not reproduced; reference held and row PASS ->
+   generalises, FAIL -> does not generalise, INCONCLUSIVE or ERROR -> inconclusive. Negative-control rows
+   never count.
 4. Claim label on an axis: does not generalise if any row does not; else generalises if any row does;
    else inconclusive, not reproduced, not applicable or not run, in that order.
 5. Axis verdict (the Checklist). Testable claims are those that generalise or do not. FAIL when at least a
    third of the testable claims do not generalise (and at least one does not); PASS when none does not,
-   at least one generalises, and testable claims are at least as many as inconclusive ones; NOT_RUN when the
-   axis has no rows; INCONCLUSIVE otherwise.
+   at least one generalises, and testable claims are at least as many as inconclusive ones; NOT_RUN when no
+   claim of the axis measured anything (every claim not run or not applicable); INCONCLUSIVE otherwise.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ RULE = (
     "paper's own result for real-scale models and GT3) and its rows on the axis pass; it does not generalise "
     "when it holds in the original and a row fails; it is not reproduced when the original does not hold. "
     "p-value clauses are Benjamini-Hochberg adjusted per axis. An axis FAILs when >= 1/3 of its testable "
-    "claims do not generalise, PASSes when none fails and testable claims outnumber inconclusive ones."
+    "claims do not generalise, PASSes when none fails, >= 1 generalises and testable claims are at least as many "
+    "as inconclusive ones; it is NOT_RUN when no claim on it measured anything."
 )
 
 
@@ -63,7 +69,8 @@ def adjust_for_multiplicity(rows: Sequence[dict[str, Any]]) -> dict[int, dict[st
     """
     tests: list[tuple[int, dict[str, Any]]] = []
     for i, row in enumerate(rows):
-        if row.get("role", Role.CLAIM) != Role.CLAIM or row["verdict"] not in (Verdict.PASS, Verdict.FAIL):
+        measured = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE)
+        if row.get("role", Role.CLAIM) != Role.CLAIM or row["verdict"] not in measured:
             continue
         for p in row.get("parts") or []:
             if p.get("op") == "p<" and _finite(p.get("value")):
@@ -88,9 +95,11 @@ def _finite(value: Any) -> bool:
 def _reference(
     row: Mapping[str, Any], originals: Sequence[Mapping[str, Any]], adjusted: Mapping[int, str]
 ) -> tuple[str, str]:
-    """(reference description, status) where status is "held", "not_held" or "missing"."""
+    """(reference description, status) where status is "held", "not_held" or "missing" (rule 1)."""
     if row["axis"] == Axis.GT3:
         return f"{PAPER}: published result ({row['paper_ref']})", "held"
+    if "axes" in row and Axis.ORIGINAL.value not in row["axes"]:
+        return f"{PAPER}: published result ({row['paper_ref']}); the claim has no original setting here", "held"
     same_scale = [r for r in originals if r["id"] == row["id"] and r.get("scale") == row.get("scale")]
     if not same_scale:
         if row.get("scale") == "full":
@@ -100,8 +109,16 @@ def _reference(
     chosen = same_subject or same_scale
     verdicts = [adjusted.get(id(r), r["verdict"]) for r in chosen]
     where = ", ".join(f"{r['model']} on {r['dataset']}: {v}" for r, v in zip(chosen, verdicts, strict=True))
-    status = "held" if all(v == Verdict.PASS for v in verdicts) else "not_held"
+    if all(v == Verdict.PASS for v in verdicts):
+        status = "held"
+    elif any(v in NOT_HELD for v in verdicts):
+        status = "not_held"
+    else:  # only PASS, ERROR and NOT_RUN: the original was not measured
+        status = "missing"
     return f"original setting ({where})", status
+
+
+NOT_HELD = (Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.NOT_APPLICABLE)
 
 
 def row_label(verdict: str, reference_status: str, role: str = Role.CLAIM) -> str | None:
@@ -112,6 +129,8 @@ def row_label(verdict: str, reference_status: str, role: str = Role.CLAIM) -> st
         return NOT_APPLICABLE
     if verdict == Verdict.NOT_RUN:
         return NOT_RUN
+    if reference_status == "missing":
+        return INCONCLUSIVE
     if reference_status != "held":
         return NOT_REPRODUCED
     if verdict == Verdict.PASS:
@@ -132,9 +151,9 @@ def claim_label(labels: Sequence[str]) -> str:
 
 def axis_verdict(claim_labels: Mapping[str, str]) -> Verdict:
     """The Checklist verdict of an axis from its claims' labels (rule 5 of the module docstring)."""
-    if not claim_labels:
-        return Verdict.NOT_RUN
     counts = Counter(claim_labels.values())
+    if counts[NOT_RUN] + counts[NOT_APPLICABLE] == len(claim_labels):
+        return Verdict.NOT_RUN
     testable = counts[GENERALISES] + counts[DOES_NOT]
     if counts[DOES_NOT] >= 1 and counts[DOES_NOT] >= FAIL_SHARE * testable:
         return Verdict.FAIL
@@ -216,12 +235,15 @@ def rationale(key: str, block: Mapping[str, Any], claims: Sequence[Mapping[str, 
     """At most RATIONALE_LIMIT characters: the verdict, the counts and the claims by name (details in the rows)."""
     axis = block["axes"][key]
     verdict, counts, names = axis["verdict"], axis["counts"], axis["claims"]
-    if verdict == Verdict.NOT_RUN:
+    if verdict == Verdict.NOT_RUN and not any(counts.values()):
         return f"NOT_RUN: no claim was run on {AXIS_QUESTION[key]} (not selected, or no model/dataset of this axis)."
     testable = counts[GENERALISES] + counts[DOES_NOT]
     where = {c["id"]: c for c in claims if c["axis"] == _axis_of_key(key)}
     head = (
-        f"{verdict}: on {AXIS_QUESTION[key]}, {counts[GENERALISES]} of {testable} testable claims generalise and "
+        f"NOT_RUN: no claim on {AXIS_QUESTION[key]} measured anything ({counts[NOT_APPLICABLE]} not applicable, "
+        f"{counts[NOT_RUN]} not run)."
+        if verdict == Verdict.NOT_RUN
+        else f"{verdict}: on {AXIS_QUESTION[key]}, {counts[GENERALISES]} of {testable} testable claims generalise and "
         f"{counts[DOES_NOT]} do not (FAIL at >= 1/3 not generalising); {counts[NOT_REPRODUCED]} not reproduced in the "
         f"original setting, {counts[INCONCLUSIVE]} inconclusive, {counts[NOT_APPLICABLE]} not applicable"
         + (f", {counts[NOT_RUN]} not run" if counts[NOT_RUN] else "")

@@ -3,8 +3,9 @@
 Profiles name the default subjects and datasets per axis. When the user passes `--models` or `--datasets`,
 those replace the profile's for every axis and each row's axis is derived from what is new relative to the
 paper (`claims.profiles.axis_of`). A claim joins only the axes it declares; weight-only claims run once per
-subject with no dataset. A claim with rows on GT1 or GT2 always brings its original rows too (the profile's
-original cell): generalisation is judged against them, so `pytest -m gt1` or `--models X` answers on its own.
+subject with no dataset. A claim with rows on GT1 or GT2 brings the profile's original rows of the same scale
+(small zoo or full-size models): generalisation is judged against them, so `pytest -m gt1` or `--models X`
+answers on its own. Full-size rows with no full-size original in the profile are judged against the paper.
 """
 
 from __future__ import annotations
@@ -57,10 +58,19 @@ def expand(
             cases |= _override_cases(item, profile, models, datasets)
         else:
             cases |= _profile_cases(item, profile)
-        judged = any(c.claim_id == item.id and c.axis in REFERENCED_AXES for c in cases)
+        judged = {case_scale(c) for c in cases if c.claim_id == item.id and c.axis in REFERENCED_AXES}
         if judged and Axis.ORIGINAL in item.axes and not item.needs.published:
-            cases |= {c for c in _profile_cases(item, profile) if c.axis is Axis.ORIGINAL}
+            cases |= {c for c in _profile_cases(item, profile) if c.axis is Axis.ORIGINAL and case_scale(c) in judged}
     return sorted(cases, key=lambda c: (c.subject, c.dataset or "", c.claim_id, c.axis.value))
+
+
+def case_scale(case: ClaimCase) -> str:
+    """The criterion scale of a case's subject ("full", "small", or "" when it does not resolve)."""
+    if case.subject == PUBLISHED_SUBJECT:
+        return "full"
+    from fixtures.models import subject_scale
+
+    return subject_scale(case.subject)
 
 
 def _profile_cases(item: Claim, profile: Profile) -> set[ClaimCase]:

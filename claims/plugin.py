@@ -22,7 +22,7 @@ configure_hub_access()  # before anything can import huggingface_hub/transformer
 
 from claims import baseline as baseline_mod  # noqa: E402
 from claims import report  # noqa: E402
-from claims.matrix import ClaimCase, expand, serves  # noqa: E402
+from claims.matrix import ClaimCase, case_scale, expand, serves  # noqa: E402
 from claims.profiles import get_profile  # noqa: E402
 from claims.registry import PAPERS_PACKAGE, load_all  # noqa: E402
 from claims.verdict import Axis, Evidence, Verdict, jsonable  # noqa: E402
@@ -241,6 +241,8 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
         parts = [dataclasses.asdict(p) for p in evidence.parts]
         effect = evidence.effect.as_dict() if evidence.effect is not None else None
         role = str(evidence.role)
+    if evidence is None or evidence.verdict in (Verdict.NOT_RUN, Verdict.NOT_APPLICABLE):
+        scale = case_scale(case)  # no model was measured: the subject's own scale, so the right original judges it
     figures = jsonable(evidence.figures) if evidence is not None and evidence.figures else {}
     return jsonable(
         {
@@ -250,6 +252,7 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
             "statement": claim.statement,
             "paper_ref": claim.paper_ref,
             "axis": case.axis.value,
+            "axes": [a.value for a in claim.axes],
             "model": case.subject,
             "dataset": case.dataset_label,
             "verdict": str(verdict),

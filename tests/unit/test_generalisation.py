@@ -39,7 +39,9 @@ def _row(
         ("ERROR", "held", g.INCONCLUSIVE),
         ("PASS", "not_held", g.NOT_REPRODUCED),
         ("FAIL", "not_held", g.NOT_REPRODUCED),
-        ("FAIL", "missing", g.NOT_REPRODUCED),
+        ("FAIL", "missing", g.INCONCLUSIVE),
+        ("PASS", "missing", g.INCONCLUSIVE),
+        ("NOT_APPLICABLE", "missing", g.NOT_APPLICABLE),
         ("NOT_APPLICABLE", "held", g.NOT_APPLICABLE),
         ("NOT_RUN", "held", g.NOT_RUN),
     ],
@@ -81,11 +83,48 @@ def test_full_scale_rows_are_judged_against_the_paper_when_the_run_has_no_full_s
     assert rows[1]["generalisation"] == g.GENERALISES
 
 
-def test_gt1_run_without_original_rows_says_the_reference_is_missing() -> None:
+def test_gt1_run_without_original_rows_says_the_reference_is_missing_and_cannot_judge() -> None:
     rows = [_row("U1", "PASS", "gt1", model="zoo-gpt2-n")]
     g.judge(rows)
     assert rows[0]["reference"]["status"] == "missing"
-    assert rows[0]["generalisation"] == g.NOT_REPRODUCED
+    assert rows[0]["generalisation"] == g.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("original", ["ERROR", "NOT_RUN"])
+def test_an_original_that_errored_or_did_not_run_leaves_the_row_inconclusive_not_unreproduced(original: str) -> None:
+    rows = [_row("U1", original, "original"), _row("U1", "FAIL", "gt1", model="zoo-gpt2-n")]
+    block = g.judge(rows)
+    assert rows[1]["reference"]["status"] == "missing"
+    assert rows[1]["generalisation"] == g.INCONCLUSIVE
+    assert block["axes"]["GT1_ModelGeneralization"]["claims"][g.NOT_REPRODUCED] == []
+
+
+@pytest.mark.parametrize("original", ["FAIL", "INCONCLUSIVE", "NOT_APPLICABLE"])
+def test_an_original_that_did_not_hold_makes_the_row_not_reproduced(original: str) -> None:
+    rows = [_row("U1", original, "original"), _row("U1", "PASS", "gt1", model="zoo-gpt2-n")]
+    g.judge(rows)
+    assert rows[1]["reference"]["status"] == "not_held"
+    assert rows[1]["generalisation"] == g.NOT_REPRODUCED
+
+
+def test_a_claim_without_an_original_setting_is_judged_against_the_paper() -> None:
+    row = _row("G2-overlap", "PASS", "gt2", dataset="wiki") | {"axes": ["gt2"]}
+    block = g.judge([row])
+    assert row["reference"]["source"].startswith("paper")
+    assert row["reference"]["status"] == "held"
+    assert block["axes"]["GT2_DataGeneralization"]["claims"][g.GENERALISES] == ["G2-overlap"]
+
+
+def test_a_claim_with_an_original_setting_is_never_judged_against_the_paper_at_small_scale() -> None:
+    row = _row("U1", "PASS", "gt2", dataset="wiki") | {"axes": ["original", "gt2"]}
+    g.judge([row])
+    assert row["reference"]["status"] == "missing"
+
+
+def test_rows_of_the_other_scale_are_not_the_reference() -> None:
+    rows = [_row("U1", "PASS", "original", scale="full"), _row("U1", "FAIL", "gt1", model="zoo-gpt2-n")]
+    g.judge(rows)
+    assert rows[1]["reference"]["status"] == "missing"
 
 
 def test_benjamini_hochberg_turns_a_marginal_pass_into_inconclusive() -> None:
@@ -99,6 +138,31 @@ def test_benjamini_hochberg_turns_a_marginal_pass_into_inconclusive() -> None:
     g.judge(rows)
     assert rows[1]["multiplicity"]["verdict"] == Verdict.INCONCLUSIVE
     assert rows[1]["generalisation"] == g.INCONCLUSIVE
+
+
+def test_benjamini_hochberg_counts_the_p_values_of_inconclusive_rows_too() -> None:
+    rows = [_row("U1", "PASS", "original")]
+    for i in range(10):
+        row = _row("U1", "PASS" if i == 0 else "INCONCLUSIVE", "gt2", dataset=f"d{i}")
+        row["parts"] = [
+            {"name": "t", "value": 0.04 if i == 0 else 0.5, "op": "p<", "threshold": 0.05, "passed": i == 0}
+        ]
+        rows.append(row)
+    g.judge(rows)
+    assert rows[1]["multiplicity"]["n_tests"] == 10
+    assert rows[1]["multiplicity"]["verdict"] == Verdict.INCONCLUSIVE
+    assert rows[2]["multiplicity"]["verdict"] == Verdict.INCONCLUSIVE  # only a PASS is ever demoted
+
+
+def test_an_axis_where_nothing_was_measured_is_not_run_and_says_why() -> None:
+    rows = [_row("U1", "NOT_APPLICABLE", "gt1", model="smollm2", scale="full"), _row("F5", "NOT_RUN", "gt1")]
+    block = g.judge(rows)
+    assert block["axes"]["GT1_ModelGeneralization"]["verdict"] == Verdict.NOT_RUN
+    text = g.rationale("GT1_ModelGeneralization", block, block["claims"])
+    assert text.startswith("NOT_RUN:")
+    assert "1 not applicable, 1 not run" in text
+    assert "U1" in text
+    assert "F5" in text
 
 
 def test_rationale_stays_under_the_limit_and_names_claims() -> None:
@@ -122,6 +186,12 @@ def test_axis_fails_only_when_some_claim_does_not_generalise(labels: list[str]) 
     if verdict == Verdict.PASS:
         assert g.DOES_NOT not in labels
         assert g.GENERALISES in labels
+
+
+def test_a_full_scale_selection_does_not_bring_the_small_zoo_originals() -> None:
+    claims = [c for c in load_all().values() if c.id == "P1"]
+    cases = expand(claims, get_profile("default"), models=["smollm2-135m-instruct-q4"])
+    assert not [c for c in cases if c.axis is Axis.ORIGINAL], "full-size rows are judged against the paper here"
 
 
 def test_a_gt1_selection_brings_the_original_rows_it_is_judged_against() -> None:

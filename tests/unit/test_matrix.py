@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from claims.matrix import expand
+from claims.matrix import ClaimCase, case_scale, expand
 from claims.profiles import PROFILES, axis_of
 from claims.registry import Criterion, Needs, Registry, claim
 from claims.verdict import Axis
@@ -72,7 +74,7 @@ def test_method_claims_only_join_gt3() -> None:
 
 
 def test_user_models_replace_the_profile_and_derive_axes() -> None:
-    cases = expand(_claims(), PROFILES["default"], models=["my-model"], datasets=["sotu", "code"])
+    cases = expand(_claims(), PROFILES["default"], models=["zoo-gpt2-n"], datasets=["sotu", "code"])
     assert {(c.claim_id, c.axis, c.dataset) for c in cases} == {
         ("C1", Axis.ORIGINAL, "sotu"),  # the profile's original row: what GT1/GT2 are judged against
         ("C1", Axis.GT1, "sotu"),
@@ -96,3 +98,20 @@ def test_cases_are_sorted_by_subject_to_keep_models_loaded_once() -> None:
     cases = expand(_claims(), PROFILES["default"])
     subjects = [c.subject for c in cases]
     assert subjects == sorted(subjects)
+
+
+@pytest.mark.parametrize(
+    ("subject", "scale"),
+    [
+        ("zoo-gpt2-s", "small"),
+        ("zoo-gpt2-n:a", "small"),
+        ("smollm2-135m-instruct-q4", "full"),
+        ("paper-tables", "full"),
+    ],
+)
+def test_every_case_knows_its_scale_before_anything_is_measured(subject: str, scale: str) -> None:
+    assert case_scale(ClaimCase(subject, "sotu", "U1", Axis.GT1)) == scale
+
+
+def test_a_subject_that_does_not_resolve_has_no_scale_rather_than_a_guessed_one(tmp_path: Path) -> None:
+    assert case_scale(ClaimCase(str(tmp_path / "missing"), "sotu", "U1", Axis.GT1)) == ""
