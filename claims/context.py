@@ -4,7 +4,9 @@ Checks read thresholds through `threshold()` (so they only ever compare against 
 the scale the *model* dictates), state each clause of their criterion with `part()` and their effect against the
 control as an `Effect`, and build their result with `evidence()`. The verdict is the conjunction of the parts
 and the effect's interval clearing its threshold; `evidence()` fills in the criterion text, the scale and the
-token count, and turns "not enough tokens" into INCONCLUSIVE before any PASS is possible.
+token count, and turns "not enough tokens" into INCONCLUSIVE before any PASS is possible. One rule for a missing
+control, applied here for every claim: clauses that held without an effect against a control are INCONCLUSIVE
+(the control must decide a PASS); a failed clause is a finding with or without a control.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from claims.verdict import part as make_part
 from fixtures.activations import Activations
 from fixtures.models import FamilyRef, LoadedModel, ModelRef
 from fixtures.workbench import Workbench
+
+NO_CONTROL = "no control (untrained seeds or a null) was available for this row, so the control cannot decide"
 
 
 class NotApplicable(Exception):
@@ -159,6 +163,9 @@ class ClaimContext:
         elif inconclusive:
             verdict = Verdict.INCONCLUSIVE
             reason = f"{inconclusive} ({reason})"
+        elif passed and effect is None and role is Role.CLAIM and not self.claim.needs.published:
+            verdict = Verdict.INCONCLUSIVE
+            reason = f"{NO_CONTROL} ({reason})"
         if verdict is Verdict.INCONCLUSIVE and effect is not None:
             measured["detectable_effect"] = effect.detectable
             reason += f"; the sample could detect an effect of about {fmt(effect.detectable)} ({effect.name})"
@@ -167,7 +174,7 @@ class ClaimContext:
             key=KeyNumber(key[0], float(key[1]), self.key_criterion(), self.claim.key_tolerance),
             reason=reason,
             measured=measured,
-            control=control or {},
+            control=control or {"control": effect.control_name if effect is not None else "none available"},
             criterion=self.criterion_text,
             n_tokens=n_tokens,
             scale=self.scale,

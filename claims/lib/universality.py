@@ -26,6 +26,8 @@ from claims.lib.correlation import CorrelationResult, CrossCorrelation, gaussian
 BASELINES = ("gaussian", "orthogonal")
 RULE_THRESHOLD = "threshold"  # universal = excess > threshold (the paper's rule)
 RULE_TOP_FRACTION = "top_fraction"  # too few passed: the pre-registered top-fraction fallback
+FALLBACK_TOP_FRACTION = 0.02  # the fallback's share of neurons (pre-registered for every claim that uses the rule)
+FALLBACK_MIN_COUNT = 30  # fewest threshold passes for which the paper's threshold rule is used
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,10 @@ def depth_specialisation(best_layers: list[np.ndarray], n_layers_a: int, n_layer
 
 
 def universal_mask(
-    excess: np.ndarray, threshold: float = 0.5, fallback_top_frac: float = 0.02, min_count: int = 30
+    excess: np.ndarray,
+    threshold: float = 0.5,
+    fallback_top_frac: float = FALLBACK_TOP_FRACTION,
+    min_count: int = FALLBACK_MIN_COUNT,
 ) -> tuple[np.ndarray, str]:
     """Which neurons count as universal (CLAIMS.md §6).
 

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from claims.context import ClaimContext, NotApplicable, NotRun
+from claims.context import NO_CONTROL, ClaimContext, NotApplicable, NotRun
 from claims.lib import features as F
 from claims.lib.inference import (
     auroc,
@@ -85,7 +85,6 @@ ROTARY_MODEL_TYPES = {"gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3", 
 
 
 CONTROL_NAME = "untrained control (same universality rule, pipeline and number of comparison seeds)"
-NO_CONTROL = "no untrained control is available for this family, so the effect against it cannot be measured"
 
 
 # --- shared measurements ---------------------------------------------------------------------------------------
@@ -717,9 +716,7 @@ def alphabet_neurons(ctx: ClaimContext) -> Evidence:
     countable = [c for c, s in letters.items() if s["countable"]]
     xs = [F.LETTERS.index(c) for c in countable]
     listed = ", ".join(f"{c}:{begins[c]['neuron']} {begins[c]['vr']:.2f}" for c in found)
-    if control is None:
-        inconclusive = inconclusive or NO_CONTROL
-    return ctx.evidence(
+    return ctx.evidence(  # no control: a PASS becomes INCONCLUSIVE in evidence()
         key=("letters with an alphabet neuron", float(n_found)),
         reason=f"{n_found} of {len(countable)} testable letters have a universal neuron with letter-VR > "
         f"{t['min_vr']:g} ({listed or 'none'}); "
@@ -1221,7 +1218,8 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
             "first-half universal neurons",
         )
     parts: list[Part] = list(main["parts"])
-    inconclusive = None if control is not None else NO_CONTROL
+    inconclusive: str | None = None
+    passed: bool | None = None
     role = Role.CLAIM
     key = ("early share" if ctx.scale == "full" else "position neurons in the first half", main["key"])
     if negative:  # the claim expects no absolute-position neurons beyond the control: show the excess is small
@@ -1230,6 +1228,8 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
         key = ("position-neuron share: trained - untrained", effect.value if effect is not None else math.nan)
         if effect is not None:
             effect, inconclusive = negative_control(effect, t["max_control_excess"], t["min_effect"])
+        else:  # without a control the excess over it is unmeasured
+            passed, inconclusive = False, NO_CONTROL
     universal = main["universal"]
     strongest = ", ".join(f"{e['neuron']} MI {e['mi']:.3f} (p {e['p']:.3f})" for e in main["top"][:4])
     main_max = float(main["mi"][universal].max()) if universal.any() else float("nan")
@@ -1246,6 +1246,7 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
         measured={k: v for k, v in main.items() if k not in strip} | {"positional_embedding": kind},
         control={"untrained": {k: v for k, v in ctrl.items() if k not in strip}},
         n_tokens=int(F.kept_positions(ctx.activations(ctx.model, (MLP_POST_RAW,)).tokens, special).sum()),
+        passed=passed,
         inconclusive=inconclusive,
         parts=parts,
         effect=effect,
@@ -1544,9 +1545,7 @@ def context_neurons(ctx: ClaimContext) -> Evidence:
     effect = None
     if not main:
         inconclusive = inconclusive or "the sample holds speeches of one era only"
-    elif not ctrl:
-        inconclusive = inconclusive or NO_CONTROL
-    else:
+    elif ctrl:  # no control: a PASS becomes INCONCLUSIVE in evidence()
         low, high = era_effect_interval(
             pair_u[who.matched.label], pair_u["untrained control"], sizes, positive, ctx.scale, seed
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from claims.context import ClaimContext, NotApplicable
+from claims.context import NO_CONTROL, ClaimContext, NotApplicable
 from claims.lib.inference import mean_difference, mean_interval, two_sample_bootstrap_interval
 from claims.lib.universality import universal_mask
 from claims.papers.universal_neurons.measures import universality
@@ -48,9 +48,6 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
         return out, ~sample.excluded.reshape(-1)
 
     return ctx.workbench.derived_on_sample("head-norms", HEAD_NORMS_VERSION, ref, ctx.corpus_name, compute)
-
-
-NO_CONTROL = "the family has no untrained controls to compare with, so the control cannot decide"
 
 
 @claim(
@@ -168,8 +165,8 @@ def head_universality(ctx: ClaimContext) -> Evidence:
 def baseline_choice(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
     t = ctx.threshold("universal_threshold")
-    gauss, rule_g = universal_mask(u.table.excess_corr.to_numpy(), t, 0.02, 30)
-    orth, rule_o = universal_mask(u.table.excess_corr_orth.to_numpy(), t, 0.02, 30)
+    gauss, rule_g = universal_mask(u.table.excess_corr.to_numpy(), t)
+    orth, rule_o = universal_mask(u.table.excess_corr_orth.to_numpy(), t)
     jaccard = _jaccard(gauss, orth)
     gap = float((u.table.mean_baseline - u.table.mean_baseline_orth).mean())
     parts = [
@@ -179,8 +176,8 @@ def baseline_choice(ctx: ClaimContext) -> Evidence:
     effect: Effect | None = None
     control: dict[str, float] = {}
     if u.control is not None:
-        cg, _ = universal_mask(u.control.excess_corr.to_numpy(), t, 0.02, 30)
-        co, _ = universal_mask(u.control.excess_corr_orth.to_numpy(), t, 0.02, 30)
+        cg, _ = universal_mask(u.control.excess_corr.to_numpy(), t)
+        co, _ = universal_mask(u.control.excess_corr_orth.to_numpy(), t)
         control_jaccard = _jaccard(cg, co)
         low, high = two_sample_bootstrap_interval(
             lambda ia, ib: _jaccard(gauss[ia], orth[ia]) - _jaccard(cg[ib], co[ib]),

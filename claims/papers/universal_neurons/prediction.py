@@ -244,8 +244,9 @@ def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
     needs=Needs(products=frozenset({MLP_POST_MOMENTS})),
     criterion=Criterion(
         full="in every seed: (i) < {early_max_pct} % of neurons in layers before L/2 have vocab kurtosis > 10; (ii) the "
-        "count with kurtosis > 10 over the last 4 layers rises toward the output with at most one inversion; (iii) "
-        "the suppression share among kurtosis > 10 neurons is > 0.5 in the last layer and < 0.5 at layer round(0.75 L); "
+        "count with kurtosis > 10 over the last 4 layers rises toward the output with at most {max_inversions} inversion; (iii) "
+        "the suppression share among kurtosis > 10 neurons is > {suppression_share} in the last layer and < "
+        "{suppression_share} at layer round(0.75 L); "
         "and the share of neurons with kurtosis > 10 in the last layer minus that in layers before L/2 (pooled over "
         "seeds) has a 95 % Newcombe lower bound > {min_effect}; precondition: prediction neurons by P1's rule",
         small="in >= {seed_share_pct} % of seeds: (i) the last layer's 95th-percentile vocab kurtosis exceeds layer 0's; "
@@ -253,7 +254,12 @@ def prediction_neurons_exist(ctx: ClaimContext) -> Evidence:
         "penultimate layer's (exploratory at this scale); and the share of neurons with vocab kurtosis > {kurt_small} "
         "in the last layer minus that in layers before L/2 (pooled over seeds) has a 95 % Newcombe lower bound > "
         "{min_effect}; precondition: prediction neurons by P1's rule",
-        thresholds_full={"early_max_pct": 1.0, "min_effect": 0.0},
+        thresholds_full={
+            "early_max_pct": 1.0,
+            "max_inversions": 1,
+            "suppression_share": 0.5,
+            "min_effect": 0.0,
+        },
         thresholds_small={"seed_share_pct": 75.0, "kurt_small": KURT_SMALL, "min_effect": 0.0},
     ),
     version=2,
@@ -363,9 +369,9 @@ def _depth_parts(ctx: ClaimContext, per_seed: dict[str, dict[str, float]], seeds
 
         return [
             ctx.part("(i) % of neurons with kurt>10 before L/2, worst seed", worst("early_pct", "max"), "<", "early_max_pct"),
-            ctx.part("(ii) inversions of the kurt>10 count over the last 4 layers, worst seed", worst("inversions_last4", "max"), "<=", 1),
-            ctx.part("(iii) suppression share of kurt>10 neurons in the last layer, worst seed", worst("suppression_share_last", "min"), ">", 0.5),
-            ctx.part("(iii) suppression share of kurt>10 neurons at layer round(0.75 L), worst seed", worst("suppression_share_at_0.75L", "max"), "<", 0.5),
+            ctx.part("(ii) inversions of the kurt>10 count over the last 4 layers, worst seed", worst("inversions_last4", "max"), "<=", "max_inversions"),
+            ctx.part("(iii) suppression share of kurt>10 neurons in the last layer, worst seed", worst("suppression_share_last", "min"), ">", "suppression_share"),
+            ctx.part("(iii) suppression share of kurt>10 neurons at layer round(0.75 L), worst seed", worst("suppression_share_at_0.75L", "max"), "<", "suppression_share"),
         ]  # fmt: skip
     growth = [c["kurt_p95_last"] > c["kurt_p95_first"] for c in per_seed.values()]
     flip = [c["neg_share_last_top5"] > c["neg_share_penultimate_top5"] for c in per_seed.values()]

@@ -27,9 +27,9 @@ PAPER_PERCENT = {"stanford-gpt2-small-a": 4.16, "stanford-gpt2-medium-a": 1.23, 
     needs=Needs(published=True, text=False),
     criterion=Criterion(
         full="every recomputed fraction is within {tolerance_pct} percentage points of the paper's 4.16/1.23/1.26 %; "
-        "excess_corr == mean_corr - mean_baseline within {identity_tol} on every row; every row has excess > 0.5",
+        "excess_corr == mean_corr - mean_baseline within {identity_tol} on every row; every row has excess > {universal_threshold}",
         small="(not applicable: published tables are full scale)",
-        thresholds_full={"tolerance_pct": 0.005, "identity_tol": 1e-6},
+        thresholds_full={"tolerance_pct": 0.005, "identity_tol": 1e-6, "universal_threshold": 0.5},
     ),
     key_tolerance=1e-9,
 )
@@ -46,7 +46,7 @@ def universal_fraction_published(ctx: ClaimContext) -> Evidence:
     parts = [
         ctx.part("max |recomputed fraction - paper| (points)", worst, "<=", "tolerance_pct"),
         ctx.part("max |excess_corr - (mean_corr - mean_baseline)|", max(identity.values()), "<=", "identity_tol"),
-        ctx.part("min excess_corr over published rows", min(minimum.values()), ">", 0.5),
+        ctx.part("min excess_corr over published rows", min(minimum.values()), ">", "universal_threshold"),
     ]
     listing = ", ".join(f"{m} {fractions[m]:.4f} % (paper {PAPER_PERCENT[m]})" for m in fractions)
     return ctx.evidence(

@@ -65,15 +65,28 @@ def max_cosine_to_others(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
     needs=CROSS_SEED,
     criterion=Criterion(
         full="AUROC(universal > non-universal) >= {min_auroc} for both max cos(w_in) and max cos(w_out), with "
-        "Mann-Whitney p < 0.01; < {max_duplicate_pct} % of neurons have max cos > 0.95; and min over (w_in, w_out) of "
+        "Mann-Whitney p < {max_p}; < {max_duplicate_pct} % of neurons have max cos > {duplicate_cos}; and min over (w_in, w_out) of "
         "AUROC(trained) - AUROC(untrained seeds, universal by the same rule) has a 95 % bootstrap lower bound (over "
         "neurons) > {min_effect}",
         small="AUROC(universal > non-universal) >= {min_auroc} for both max cos(w_in) and max cos(w_out), with "
-        "Mann-Whitney p < 0.01; universal = excess > {universal_threshold}, else the top 2 %; and min over (w_in, "
+        "Mann-Whitney p < {max_p}; universal = excess > {universal_threshold}, else the top 2 %; and min over (w_in, "
         "w_out) of AUROC(trained) - AUROC(untrained seeds, universal by the same rule) has a 95 % bootstrap lower "
         "bound (over neurons) > {min_effect}",
-        thresholds_full={"min_auroc": 0.75, "max_duplicate_pct": 1.0, "universal_threshold": 0.5, "min_effect": 0.0},
-        thresholds_small={"min_auroc": 0.6, "universal_threshold": 0.3, "min_effect": 0.0},
+        thresholds_full={
+            "min_auroc": 0.75,
+            "max_p": 0.01,
+            "max_duplicate_pct": 1.0,
+            "duplicate_cos": 0.95,
+            "universal_threshold": 0.5,
+            "min_effect": 0.0,
+        },
+        thresholds_small={
+            "min_auroc": 0.6,
+            "max_p": 0.01,
+            "duplicate_cos": 0.95,
+            "universal_threshold": 0.3,
+            "min_effect": 0.0,
+        },
     ),
     version=2,
     min_tokens=16_384,
@@ -82,7 +95,7 @@ def max_cosine_to_others(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
 )
 def near_duplicates(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
-    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"))
     sims = max_cosine_to_others(ctx, ctx.model)
     measured: dict[str, Any] = {"universal_rule": rule, "n_universal": int(mask.sum())}
     parts: list[Part] = []
@@ -98,16 +111,20 @@ def near_duplicates(ctx: ClaimContext) -> Evidence:
         }
         name = column.replace("max_cos_", "max cos(w_") + ")"
         parts.append(ctx.part(f"AUROC(universal > other) of {name}", a, ">=", "min_auroc"))
-        parts.append(ctx.part(f"Mann-Whitney universal > other, {name}", p, "p<", 0.01))
-    duplicates = 100 * float(np.mean(np.maximum(sims.max_cos_in, sims.max_cos_out) > 0.95))
+        parts.append(ctx.part(f"Mann-Whitney universal > other, {name}", p, "p<", "max_p"))
+    duplicates = 100 * float(np.mean(np.maximum(sims.max_cos_in, sims.max_cos_out) > ctx.threshold("duplicate_cos")))
     measured["duplicate_pct"] = duplicates
     if ctx.scale == "full":
-        parts.append(ctx.part("% of neurons with max cos > 0.95", duplicates, "<", "max_duplicate_pct"))
+        parts.append(
+            ctx.part(
+                f"% of neurons with max cos > {ctx.threshold('duplicate_cos'):g}", duplicates, "<", "max_duplicate_pct"
+            )
+        )
     control: dict[str, object] = {}
     effect = None
     controls = ctx.family.controls if ctx.family is not None else ()
     if u.control is not None and controls:
-        cmask, _ = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+        cmask, _ = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"))
         csims = max_cosine_to_others(ctx, controls[0])
         control = {
             f"untrained_auroc_{c}": auroc(csims[c].to_numpy()[cmask], csims[c].to_numpy()[~cmask]) for c in COLUMNS
@@ -189,7 +206,7 @@ def _auroc_gain(
 def late_universal_are_prediction(ctx: ClaimContext) -> Evidence:
     require_prediction_neurons(ctx)
     u = universality(ctx)
-    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"))
     weights = weight_table(ctx, ctx.model)
     last = int(weights.layer.max())
     in_last = (weights.layer == last).to_numpy()
@@ -223,7 +240,7 @@ def late_universal_are_prediction(ctx: ClaimContext) -> Evidence:
     )
     control: dict[str, Any] = {"share_nonuniversal": share_o}
     if u.control is not None and ctx.family is not None and ctx.family.controls:
-        cmask, _ = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+        cmask, _ = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"))
         cweights = weight_table(ctx, ctx.family.controls[0])
         c_last = (cweights.layer == int(cweights.layer.max())).to_numpy()
         c_uni = cmask[c_last]

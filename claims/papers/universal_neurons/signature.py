@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from claims.context import ClaimContext
+from claims.context import NO_CONTROL, ClaimContext
 from claims.lib.inference import auroc, mann_whitney_greater, permutation_median_shift, two_sample_bootstrap_interval
 from claims.lib.percentiles import within_layer_percentile
 from claims.lib.universality import universal_mask
@@ -123,7 +123,7 @@ def _moved(stats: dict[str, float], min_shift: float, max_p: float) -> bool:
 )
 def signature(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
-    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+    mask, rule = universal_mask(u.table.excess_corr.to_numpy(), ctx.threshold("universal_threshold"))
     frame = neuron_frame(ctx, ctx.model)
     seed = ctx.workbench.settings.seed
     shifts = signature_shifts(frame, mask, GATED_METRICS, seed)
@@ -159,7 +159,7 @@ def signature(ctx: ClaimContext) -> Evidence:
     control: dict[str, object] = {}
     controls = ctx.family.controls if ctx.family is not None else ()
     if u.control is not None and controls:
-        cmask, crule = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"), 0.02, 30)
+        cmask, crule = universal_mask(u.control.excess_corr.to_numpy(), ctx.threshold("universal_threshold"))
         cframe = neuron_frame(ctx, controls[0])
         cshifts = signature_shifts(cframe, cmask, GATED_METRICS, seed)
         metrics = {m: GATED_METRICS[m] for m in shifts if m in cshifts}
@@ -217,9 +217,6 @@ def signature(ctx: ClaimContext) -> Evidence:
         inconclusive=missing,
         figures={"signature_boxes": _boxes(frame, mask)},
     )
-
-
-NO_CONTROL = "the family has no untrained controls to compare with, so the control cannot decide"
 
 
 class SignatureScore:

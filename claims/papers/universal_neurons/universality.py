@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from claims.context import ClaimContext, NotApplicable
+from claims.context import NO_CONTROL, ClaimContext, NotApplicable
 from claims.lib.inference import (
     mean_difference,
     mean_interval,
@@ -25,7 +25,7 @@ from claims.lib.inference import (
     spearman,
     wilson_interval,
 )
-from claims.lib.universality import universal_mask
+from claims.lib.universality import FALLBACK_MIN_COUNT, FALLBACK_TOP_FRACTION, universal_mask
 from claims.papers.universal_neurons.measures import Universality, universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, fmt
@@ -34,7 +34,7 @@ from fixtures.activations import MLP_POST_RAW
 FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
 CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_RAW}), untrained_control=True)
 MIN_TOKENS = 16_384  # kept positions; below this correlations of sparse neurons rest on too few firings
-FALLBACK = {"fallback_top_frac": 0.02, "fallback_min_count": 30}
+FALLBACK = {"fallback_top_frac": FALLBACK_TOP_FRACTION, "fallback_min_count": FALLBACK_MIN_COUNT}
 
 
 def _threshold(ctx: ClaimContext) -> float:
@@ -80,9 +80,6 @@ def _excess_histogram(u: Universality, threshold: float) -> dict[str, Any]:
         "series": series,
         "threshold": None,
     }
-
-
-NO_CONTROL = "the family has no untrained controls to compare with, so the control cannot decide"
 
 
 def _missing_control(u: Universality, parts: list[Part]) -> str | None:
@@ -152,13 +149,16 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
             control_name="untrained seeds (same pipeline)",
             method="Newcombe hybrid score over neurons",
         )
-    effect_text = (
-        f"; trained - untrained {fmt(effect.value)} (95 % CI {fmt(effect.low)}-{fmt(effect.high)})" if effect else ""
+    control_text = (
+        f"untrained control {100 * control_f:.2f} %; trained - untrained {fmt(effect.value)} "
+        f"(95 % CI {fmt(effect.low)}-{fmt(effect.high)})"
+        if effect
+        else "no untrained controls"
     )
     return ctx.evidence(
         key=(f"f(excess>{t:g})", f),
         reason=f"{count} of {n} neurons ({100 * f:.2f} %, 95 % CI {100 * low:.2f}-{100 * high:.2f} %) have excess > {t:g}; "
-        f"untrained control {100 * control_f:.2f} %{effect_text}; max excess {excess.max():.3f}",
+        f"{control_text}; max excess {excess.max():.3f}",
         measured={
             "fraction": f,
             "count": count,
@@ -169,7 +169,7 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
             "comparisons": list(u.comparisons),
         },
         control={
-            "untrained_fraction": control_f,
+            "untrained_fraction": control_f if effect else None,
             "untrained_count": control_count,
             "untrained_threshold_sweep": {f"f(>{x:g})": float((u.control.excess_corr > x).mean()) for x in (0.2, 0.3)}
             if u.control is not None
