@@ -83,6 +83,35 @@ def test_budget_larger_than_the_corpus_names_both_numbers(tiny_model, corpus) ->
         sample_contexts(tiny_model.tokenizer, corpus, 10_000_000, 32, 0, (0,))
 
 
+def test_too_small_corpus_is_tokenised_once_per_document_not_once_per_cap_doubling(tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    calls = []
+
+    def counting(text, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(text))
+        return tiny_model.tokenizer(text, **kwargs)
+
+    counting.eos_token_id = tiny_model.tokenizer.eos_token_id  # type: ignore[attr-defined]
+    with pytest.raises(TokenBudgetError, match="has only"):
+        sample_contexts(counting, corpus, 10_000_000, 32, 0, (0,))
+    assert len(calls) <= 2 * corpus.n_documents  # one pass that cuts, one that does not
+
+
+def test_segments_cut_from_long_documents_drop_both_edge_tokens(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.tokens import _segments
+
+    words = " ".join(f"word{i}" for i in range(4000))
+    ids = tiny_model.tokenizer(words, add_special_tokens=False)["input_ids"]
+    for seed in range(60):  # the seeded offsets land on the window's first and last tokens for some seeds
+        stream, owner, cut = _segments(tiny_model.tokenizer, [words], [0], 8, 1000, 0, seed)
+        assert cut
+        assert stream[-1] == 0
+        assert owner[-1] == -1
+        body = stream[:-1]
+        assert 0 < len(body) <= 8
+        # no token of a word cut by the character window: the segment is a run of the whole document's tokens
+        assert any(ids[i : i + len(body)] == body for i in range(len(ids) - len(body) + 1)), seed
+
+
 def test_second_request_reuses_the_cache_without_a_forward_pass(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
     store = ActivationStore(tmp_path)
     first = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
