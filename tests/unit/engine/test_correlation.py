@@ -76,7 +76,8 @@ def test_permuting_b_neurons_permutes_argmax_and_keeps_max() -> None:
     perm = torch.randperm(b.shape[1], generator=torch.Generator().manual_seed(0))
     plain = _accumulate(a, b, layers_b, d, []).max_correlation()
     permuted = _accumulate(a, b[:, perm], layers_b, d, []).max_correlation()
-    torch.testing.assert_close(plain.max_corr, permuted.max_corr, atol=1e-9, rtol=0)
+    # float32 GEMM blocking depends on column order, so equal up to a few float32 ulps, not bit for bit
+    torch.testing.assert_close(plain.max_corr, permuted.max_corr, atol=1e-6, rtol=0)
     flat_plain = plain.argmax_layer * d + plain.argmax_neuron
     flat_permuted = permuted.argmax_layer * d + permuted.argmax_neuron
     assert torch.equal(perm[flat_permuted], flat_plain)
