@@ -42,6 +42,11 @@ BASELINE_OPTION = "--claims-baseline"
 UPDATE_BASELINE_OPTION = "--claims-update-baseline"
 NO_FIGURES_OPTION = "--no-figures"
 
+REPORT_DEFAULT = Path("reports/summary.json")
+NARROWED_FOLDER = "narrowed"  # a narrowed run's report, beside the full one
+PREVIOUS_FOLDER = "previous"  # the earlier report of a folder, retired as a whole
+REPORT_ARTEFACTS = ("summary.md", "report.html", "figures")  # written beside summary.json by claims/render.py
+
 PACKAGES_INI = "claims_packages"
 ROW_PROPERTY = "claim_row"
 CASE_FIXTURE = "case"
@@ -117,7 +122,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         REPORT_OPTION,
         type=Path,
-        default=Path("reports/summary.json"),
+        default=REPORT_DEFAULT,
         metavar="PATH",
         help="where the summary JSON goes. Default: %(default)s",
     )
@@ -257,6 +262,7 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
             "dataset": case.dataset_label,
             "verdict": str(verdict),
             "criterion": criterion,
+            "thresholds": baseline_mod.criterion_thresholds(claim, scale) if criterion else {},
             "scale": scale,
             "key": key,
             "reason": reason,
@@ -296,6 +302,9 @@ class ClaimsSession:
         self.collected_claims = False
         self.render_error: str | None = None
         self.plan: dict[tuple[str, str], frozenset[str]] = {}
+        self.expected: dict[str, dict[str, Any]] | None = None
+        self.selected: int | None = None  # claim tests selected for this run (None: not known on this process)
+        self.stopped: str | None = None
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -315,6 +324,8 @@ class ClaimsSession:
             raise pytest.UsageError(
                 f"{BASELINE_OPTION} {opt(BASELINE_OPTION)}: no such file (create it with {UPDATE_BASELINE_OPTION})"
             )
+        self.expected = self._load_baseline()
+        self._check_lists()
         if not self.is_worker:
             folder = self.report_path.parent
             try:
@@ -324,9 +335,6 @@ class ClaimsSession:
                     f"{REPORT_OPTION} {self.report_path}: cannot create the folder {folder} ({exc.strerror}); "
                     "choose a writable path"
                 ) from None
-        explicit = bool(opt(MODELS_OPTION) or opt(DATASETS_OPTION) or opt(FAMILY_OPTION) or opt(FAMILIES_FILE_OPTION))
-        if explicit and not self.is_worker:
-            self.retire_previous_report()
         try:
             for text in opt(FAMILY_OPTION):
                 name, members = parse_family_option(text)
@@ -341,6 +349,31 @@ class ClaimsSession:
             raise pytest.UsageError(str(exc)) from None
         self.claims = list(load_all(self.config.getini(PACKAGES_INI)).values())
         self.cases = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
+
+    def _load_baseline(self) -> dict[str, dict[str, Any]] | None:
+        """The baseline, read once per process before any claim runs; a bad file is a one-line UsageError."""
+        path = self.config.getoption(BASELINE_OPTION)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return baseline_mod.load(path)
+        except baseline_mod.BaselineError as exc:
+            raise pytest.UsageError(f"{BASELINE_OPTION} {exc}") from None
+
+    def _check_lists(self) -> None:
+        """An empty list would silently mean "the whole profile"; a repeated family name would silently win."""
+        opt = self.config.getoption
+        for option in (MODELS_OPTION, DATASETS_OPTION):
+            if opt(option) is not None and not opt(option):
+                raise pytest.UsageError(
+                    f"{option} is empty: name at least one, or leave the option out for the profile's"
+                )
+        names = [text.partition("=")[0].strip() for text in opt(FAMILY_OPTION)]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise pytest.UsageError(
+                f"{FAMILY_OPTION} declares {', '.join(repeated)} more than once: give each family one name"
+            )
 
     def _check_numbers(self) -> None:
         opt = self.config.getoption
@@ -379,15 +412,53 @@ class ClaimsSession:
 
     @property
     def report_path(self) -> Path:
-        """Where summary.json goes (relative paths are taken from the invocation directory)."""
+        """Where summary.json goes (relative paths are taken from the invocation directory).
+
+        A narrowed run (`-k`, `-m`, `--models`, `--datasets`, a family option, or fewer rows than the matrix) writes
+        to `narrowed/` beside the default report, never over a full one; a path given explicitly is used as is.
+        """
         path: Path = self.config.getoption(REPORT_OPTION)
+        if path == REPORT_DEFAULT and self.narrowed:
+            path = path.parent / NARROWED_FOLDER / path.name
         return path if path.is_absolute() else Path(self.config.invocation_params.dir) / path
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether this run covers less than the whole matrix of its profile."""
+        opt = self.config.getoption
+        chosen = (MODELS_OPTION, DATASETS_OPTION, FAMILY_OPTION, FAMILIES_FILE_OPTION)
+        if opt("markexpr", "") or opt("keyword", "") or any(opt(o) for o in chosen):
+            return True
+        if self.selected is not None:  # what was selected, not what finished: a stopped full run is still full
+            return self.selected < len(self.cases)
+        produced = {baseline_mod.row_key(r["id"], r["axis"], r["model"], r["dataset"]) for r in self.rows}
+        return produced != {baseline_mod.case_key(c) for c in self.cases}
+
     def retire_previous_report(self) -> None:
-        """Move an earlier summary aside so that a failed run never leaves an old report looking current."""
-        path = self.report_path
-        if path.exists():
-            shutil.move(path, path.with_name(path.stem + ".previous.json"))
+        """Move every artefact of the earlier report in this run's folder into `previous/`, together.
+
+        summary.json, summary.md, report.html and figures/ go as one, so the folder never mixes two runs and a run
+        that stops early leaves nothing that looks like its complete report.
+        """
+        folder = self.report_path.parent
+        artefacts = [folder / self.report_path.name, *(folder / name for name in REPORT_ARTEFACTS)]
+        present = [a for a in artefacts if a.exists()]
+        if not present:
+            return
+        previous = folder / PREVIOUS_FOLDER
+        shutil.rmtree(previous, ignore_errors=True)
+        previous.mkdir(parents=True)
+        for artefact in present:
+            shutil.move(artefact, previous / artefact.name)
+
+    def stopped_early(self, session: pytest.Session, exitstatus: int) -> str | None:
+        """Why the run ended before every selected claim reported (Ctrl-C, -x/--maxfail, a lost worker), or None."""
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "interrupted"
+        if self.selected is not None and len(self.rows) < self.selected:
+            why = session.shouldstop or session.shouldfail or "a test process was lost"
+            return f"{why}; {self.selected - len(self.rows)} of {self.selected} selected claim tests did not report"
+        return None
 
     # --- collection and results -----------------------------------------------------------------------------
 
@@ -395,10 +466,17 @@ class ClaimsSession:
         """Remember whether claims will run (only then do reports get written) and plan the forward passes."""
         selected = [c for item in session.items if (c := _case_of(item)) is not None]
         self.plan = forward_plan(selected)
+        self.selected = len(selected)
         # --collect-only runs nothing, so it must not retire or replace a real report with NOT_RUN rows
         self.collected_claims = bool(selected) and not self.config.getoption("collectonly")
-        if self.collected_claims and not self.is_worker:
-            self.retire_previous_report()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Under xdist the controller collects nothing: count the claim tests a worker selected."""
+        test_ids = {c.test_id for c in self.cases}
+        count = sum(1 for nodeid in ids if nodeid.endswith("]") and nodeid.rpartition("[")[2][:-1] in test_ids)
+        self.selected = max(self.selected or 0, count)
+        self.collected_claims = self.collected_claims or count > 0
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect rows on whichever process sees the report (the controller under xdist)."""
@@ -417,18 +495,24 @@ class ClaimsSession:
         """Write summary.json (controller only), gate against a baseline, draw figures."""
         if self.is_worker or not self.collected_claims:
             return
+        self.stopped = self.stopped_early(session, exitstatus)
+        self.retire_previous_report()
+        if self.stopped:
+            return  # a partial run writes no report and never touches the baseline
         from fixtures.activations import FORWARD
 
         run = self._run_info(forward_local=FORWARD.count)
         self.summary = report.build_summary(self.rows, run)
         base = self.config.getoption(BASELINE_OPTION)
         if base is not None:
-            self.gate = baseline_mod.compare(base, self.summary["claims"], self.cases) if base.is_file() else None
+            rows = self.summary["claims"]
+            self.gate = baseline_mod.compare(self.expected, rows, self.cases) if self.expected is not None else None
             if self.config.getoption(UPDATE_BASELINE_OPTION):
-                baseline_mod.write(base, self.summary["claims"])
+                baseline_mod.write(base, baseline_mod.merged(self.expected or {}, rows, self.cases))
             elif self.gate is not None and self.gate.missing:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.summary["run"]["baseline"] = self.gate.as_dict() if self.gate else None
+        self.report_path.parent.mkdir(parents=True, exist_ok=True)
         report.write_summary(self.report_path, self.summary)
         if not self.config.getoption(NO_FIGURES_OPTION):
             self._render()
@@ -473,9 +557,16 @@ class ClaimsSession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """The claim table, the Checklist, and the baseline diff."""
+        tr = terminalreporter
+        if self.stopped:
+            tr.write_line(
+                f"claims: the run stopped early ({self.stopped}): no report written and the baseline untouched; "
+                f"the previous report is in {self.report_path.parent / PREVIOUS_FOLDER}",
+                red=True,
+            )
+            return
         if self.summary is None:
             return
-        tr = terminalreporter
         if self.config.getoption("verbose", 0) >= -1:
             tr.write_sep("=", "claims")
             for line in report.table_lines(self.summary["claims"], width=max(200, tr._tw.fullwidth)):
@@ -621,12 +712,8 @@ def claim_result(request: pytest.FixtureRequest, workbench: Any) -> Any:
 @pytest.fixture
 def claim_gate(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Any:
     """Turns Evidence into the test outcome: without a baseline FAIL fails; with one, only regressions do."""
-    base = pytestconfig.getoption(BASELINE_OPTION)
-    expected = (
-        baseline_mod.load(base)
-        if base is not None and base.is_file() and not pytestconfig.getoption(UPDATE_BASELINE_OPTION)
-        else None
-    )
+    session = _session(pytestconfig)
+    expected = session.expected if not pytestconfig.getoption(UPDATE_BASELINE_OPTION) else None
     case: ClaimCase = request.getfixturevalue(CASE_FIXTURE)
 
     def gate(evidence: Evidence) -> None:

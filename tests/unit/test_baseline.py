@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from claims.baseline import case_key, regression
 from claims.matrix import ClaimCase
 from claims.registry import REGISTRY
@@ -36,3 +38,13 @@ def test_pass_turning_into_fail_is_a_regression() -> None:
     message = regression(_baseline(0.001), CASE, _evidence(0.001, Verdict.FAIL))
     assert message is not None
     assert "PASS -> FAIL" in message
+
+
+def test_a_threshold_changed_without_a_version_bump_is_a_regression_even_when_the_text_is_the_same() -> None:
+    version = REGISTRY.get("U1-published").version
+    row = {"version": version, "verdict": "PASS", "key_value": 0.001, "tolerance": 1e-9}
+    base = {case_key(CASE): row | {"criterion": "x < 1", "thresholds": {"fallback_top_frac": 0.02}}}
+    evidence = replace(_evidence(0.001), criterion="x < 1", scale="full")
+    message = regression(base, CASE, evidence)  # the published claim's real thresholds differ from the stored ones
+    assert message is not None
+    assert "criterion changed without a version bump" in message

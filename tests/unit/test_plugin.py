@@ -78,8 +78,9 @@ def _suite(pytester: pytest.Pytester, threshold: float = 0.5, version: int = 1, 
     )
 
 
-def _summary(pytester: pytest.Pytester) -> dict:
-    return json.loads((pytester.path / "reports" / "summary.json").read_text())
+def _summary(pytester: pytest.Pytester, narrowed: bool = False) -> dict:
+    folder = pytester.path / "reports" / ("narrowed" if narrowed else "")
+    return json.loads((folder / "summary.json").read_text())
 
 
 def test_summary_has_one_row_per_claim_and_validates(pytester: pytest.Pytester) -> None:
@@ -151,14 +152,81 @@ def test_baseline_fails_on_a_flipped_verdict_naming_the_claim(pytester: pytest.P
     result.stdout.fnmatch_lines(["*REGRESSION T1*criterion changed without a version bump*"])
 
 
-def test_baseline_lists_a_new_claim_version_as_new_not_regression(pytester: pytest.Pytester) -> None:
+def test_baseline_lists_a_new_claim_version_with_its_old_and_new_criterion_and_verdict(
+    pytester: pytest.Pytester,
+) -> None:
     _suite(pytester)
     pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
     )
     _suite(pytester, threshold=0.9, version=2)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
-    result.stdout.fnmatch_lines(["*new (not in the baseline): T1*"])
+    result.stdout.fnmatch_lines(
+        ["*new claim version*T1*v1 -> v2, verdict PASS -> FAIL; criterion was 'value >= 0.5'*now 'value >= 0.9'*"]
+    )
+
+
+def test_per_test_gate_and_summary_agree_on_a_criterion_changed_without_a_version_bump(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+    _suite(pytester, threshold=0.9, version=1)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    result.assert_outcomes(failed=2)
+    assert len(_summary(pytester)["run"]["baseline"]["regressions"]) == 2
+
+
+def test_update_baseline_in_a_narrowed_run_keeps_every_other_row(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+    before = {r["key"] for r in json.loads((pytester.path / "base.json").read_text())["rows"]}
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "T1", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+    assert result.ret == 0
+    after = {r["key"] for r in json.loads((pytester.path / "base.json").read_text())["rows"]}
+    assert after == before == {"T1|original|paper-tables|weights", "T2|original|paper-tables|weights"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "*base.json: not a JSON baseline*"),
+        ('{"baseline_version": 1, "rows": []}', "*baseline_version 1 is not*"),
+    ],
+)
+def test_a_bad_baseline_is_a_one_line_usage_error_before_any_claim_runs(
+    pytester: pytest.Pytester, content: str, message: str
+) -> None:
+    _suite(pytester)
+    (pytester.path / "base.json").write_text(content)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+    assert not (pytester.path / "reports" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--models", ","], "*--models is empty*"),
+        (["--datasets", ""], "*--datasets is empty*"),
+        (["--family", "f=a,b", "--family", "f=c,d"], "*--family declares f more than once*"),
+    ],
+)
+def test_an_empty_list_or_a_repeated_family_is_a_usage_error(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]])
@@ -210,4 +278,30 @@ def test_baseline_does_not_call_rows_deselected_by_k_missing(pytester: pytest.Py
         "-p", "no:cacheprovider", *workers, "-k", "T1", "--claims-baseline", "base.json"
     )
     assert result.ret == 0
-    assert _summary(pytester)["run"]["baseline"]["missing"] == []
+    assert _summary(pytester, narrowed=True)["run"]["baseline"]["missing"] == []
+
+
+def test_a_narrowed_run_writes_beside_the_full_report_never_over_it(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    full = (pytester.path / "reports" / "summary.json").read_text()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "T1")
+    result.stdout.fnmatch_lines(["*summary: *reports/narrowed/summary.json*"])
+    assert (pytester.path / "reports" / "summary.json").read_text() == full
+    narrowed = json.loads((pytester.path / "reports" / "narrowed" / "summary.json").read_text())
+    assert [r["id"] for r in narrowed["claims"]] == ["T1"]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_run_stopped_early_writes_no_report_and_retires_every_artefact_of_the_previous_one(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    reports = pytester.path / "reports"
+    earlier = {p.name for p in reports.iterdir()}
+    _suite(pytester, threshold=0.9)  # both toy claims now FAIL; -x stops after the first
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers, "-x")
+    result.stdout.fnmatch_lines(["*the run stopped early*no report written*"])
+    assert {p.name for p in reports.iterdir()} == {"previous"}
+    assert {p.name for p in (reports / "previous").iterdir()} == earlier
