@@ -33,6 +33,11 @@ EXPECTED = {
 ROLES = {"prose", "code", "news", "encyclopedic", "dialogue", "other-language", "scripture"}
 WIKI_MARKUP = ("{{", "}}", "[[", "]]", "{|", "|}", "<ref", "'''", "[http", "&nbsp;")
 REGISTERED = sorted(CORPORA)
+# Enough distinct words (29) for a local corpus to pass fixtures.corpora.check_text_content.
+GETTYSBURG = (
+    "Four score and seven years ago our fathers brought forth on this continent a new nation, conceived in Liberty, "
+    "and dedicated to the proposition that all men are created equal."
+)
 
 
 def _digest(docs: list[dict[str, str]]) -> str:
@@ -150,22 +155,22 @@ def test_unknown_name_suggests_close_matches() -> None:
 
 def test_local_txt_folder_loads_one_document_per_file_in_sorted_order(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    (tmp_path / "b.txt").write_text("second file\n", encoding="utf-8")
-    (tmp_path / "a.txt").write_text("first file\n", encoding="utf-8")
-    (tmp_path / "sub" / "c.txt").write_text("nested file\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(f"second file. {GETTYSBURG}\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text(f"first file. {GETTYSBURG}\n", encoding="utf-8")
+    (tmp_path / "sub" / "c.txt").write_text(f"nested file. {GETTYSBURG}\n", encoding="utf-8")
     (tmp_path / "ignored.md").write_text("not text corpus", encoding="utf-8")
     corpus = load_corpus(str(tmp_path))
     assert corpus.dataset["id"] == ["a.txt", "b.txt", "sub/c.txt"]
-    assert corpus.dataset["text"][0] == "first file\n"
+    assert corpus.dataset["text"][0] == f"first file. {GETTYSBURG}\n"
     assert corpus.role == "local"
 
 
 def test_local_txt_file_loads_as_one_document(tmp_path: Path) -> None:
     path = tmp_path / "speech.txt"
-    path.write_text("Four score and seven years ago.", encoding="utf-8")
+    path.write_text(GETTYSBURG, encoding="utf-8")
     corpus = load_corpus(str(path))
     assert corpus.n_documents == 1
-    assert corpus.dataset["text"] == ["Four score and seven years ago."]
+    assert corpus.dataset["text"] == [GETTYSBURG]
 
 
 def test_non_utf8_file_gives_a_clear_error(tmp_path: Path) -> None:
