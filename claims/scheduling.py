@@ -45,4 +45,24 @@ def make_scheduler(config: Any, log: Any, cases: Iterable[ClaimCase]) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             return scope_of(nodeid, groups)
 
+        def remove_node(self, node: Any) -> str | None:
+            """A worker died: its test is the crash (xdist reports it failed), the rest of its group moves on.
+
+            xdist's own version puts the crashed test back in the queue, so a test that kills its worker (out of
+            memory, a segfault in a native library) kills every replacement worker in turn until the restart limit.
+            Here it is marked done before its group is re-queued, and the group's other tests run on a live or
+            replacement worker; the plugin then sees fewer rows than selected and writes no report.
+            """
+            workload = self.assigned_work.pop(node)
+            if not self._pending_of(workload):
+                return None
+            crashitem = next(nodeid for unit in workload.values() for nodeid, done in unit.items() if not done)
+            for unit in workload.values():
+                if crashitem in unit:
+                    unit[crashitem] = True
+            self.workqueue.update({scope: unit for scope, unit in workload.items() if not all(unit.values())})
+            for other in self.nodes:
+                self._reschedule(other)
+            return str(crashitem)
+
     return CaseGroupScheduling(config, log)

@@ -305,3 +305,29 @@ def test_a_run_stopped_early_writes_no_report_and_retires_every_artefact_of_the_
     result.stdout.fnmatch_lines(["*the run stopped early*no report written*"])
     assert {p.name for p in reports.iterdir()} == {"previous"}
     assert {p.name for p in (reports / "previous").iterdir()} == earlier
+
+
+CRASHING_CLAIM = """
+import os
+import signal
+
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis
+
+
+@claim("T0", title="toy crash", statement="the worker dies", paper_ref="toy §0", axes=[Axis.ORIGINAL],
+       needs=Needs(published=True, text=False), criterion=Criterion(full="x", small="x"))
+def toy_crash(ctx):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_xdist_worker_ends_the_run_with_an_error_not_a_hang(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    (pytester.path / "toyclaims" / "crash.py").write_text(CRASHING_CLAIM)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", timeout=60)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*crashed*", "*the run stopped early*"])
+    result.assert_outcomes(passed=1, failed=2)  # T1 and T2 still ran (T2 FAILs); T0 crashed once, not per restart
+    assert result.stdout.str().count("crashed while running") == 1
+    assert not (pytester.path / "reports" / "summary.json").exists()
