@@ -41,6 +41,8 @@ REPORT_OPTION = "--claims-report"
 BASELINE_OPTION = "--claims-baseline"
 UPDATE_BASELINE_OPTION = "--claims-update-baseline"
 NO_FIGURES_OPTION = "--no-figures"
+CLAIMS_OPTION = "--claims"
+LIST_OPTION = "--claims-list"
 
 REPORT_DEFAULT = Path("reports/summary.json")
 NARROWED_FOLDER = "narrowed"  # a narrowed run's report, beside the full one
@@ -139,10 +141,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite the --claims-baseline file from this run",
     )
+    group.addoption(
+        CLAIMS_OPTION,
+        type=_csv,
+        default=None,
+        metavar="ID,...",
+        help="run only these claims, by exact id (-k U1 would also match U1-published)",
+    )
+    group.addoption(LIST_OPTION, action="store_true", default=False, help="list the registered claims and exit")
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
     parser.addini(
         PACKAGES_INI, type="linelist", default=[PAPERS_PACKAGE], help="packages whose modules register claims"
     )
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """`--claims-list`: one line per registered claim (id, version, axes, title), then exit, like `--markers`."""
+    if not config.getoption(LIST_OPTION, False):
+        return None
+    claims = load_all(config.getini(PACKAGES_INI)).values()
+    for c in sorted(claims, key=lambda c: c.id):
+        axes = ",".join(sorted(a.value for a in c.axes))
+        print(f"{c.id:<14} v{c.version}  {axes:<22} {c.title}")
+    return 0
 
 
 @pytest.hookimpl(trylast=True)
@@ -348,7 +369,20 @@ class ClaimsSession:
         except (ModelSpecError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.claims = list(load_all(self.config.getini(PACKAGES_INI)).values())
+        if opt(CLAIMS_OPTION) is not None:
+            self.claims = self._chosen_claims(opt(CLAIMS_OPTION))
         self.cases = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
+
+    def _chosen_claims(self, ids: list[str]) -> list[Any]:
+        """The claims named by `--claims`, each by its exact id; an unknown id names the known ones."""
+        known = {c.id: c for c in self.claims}
+        unknown = [i for i in ids if i not in known]
+        if not ids or unknown:
+            raise pytest.UsageError(
+                f"{CLAIMS_OPTION} {','.join(unknown) or '(empty)'}: unknown claim id; known: {', '.join(sorted(known))} "
+                f"(see {LIST_OPTION})"
+            )
+        return [known[i] for i in dict.fromkeys(ids)]
 
     def _load_baseline(self) -> dict[str, dict[str, Any]] | None:
         """The baseline, read once per process before any claim runs; a bad file is a one-line UsageError."""
@@ -426,7 +460,7 @@ class ClaimsSession:
     def narrowed(self) -> bool:
         """Whether this run covers less than the whole matrix of its profile."""
         opt = self.config.getoption
-        chosen = (MODELS_OPTION, DATASETS_OPTION, FAMILY_OPTION, FAMILIES_FILE_OPTION)
+        chosen = (MODELS_OPTION, DATASETS_OPTION, FAMILY_OPTION, FAMILIES_FILE_OPTION, CLAIMS_OPTION)
         if opt("markexpr", "") or opt("keyword", "") or any(opt(o) for o in chosen):
             return True
         if self.selected is not None:  # what was selected, not what finished: a stopped full run is still full

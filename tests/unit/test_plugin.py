@@ -331,3 +331,25 @@ def test_a_killed_xdist_worker_ends_the_run_with_an_error_not_a_hang(pytester: p
     result.assert_outcomes(passed=1, failed=2)  # T1 and T2 still ran (T2 FAILs); T0 crashed once, not per restart
     assert result.stdout.str().count("crashed while running") == 1
     assert not (pytester.path / "reports" / "summary.json").exists()
+
+
+def test_claims_list_prints_every_registered_claim_and_runs_nothing(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-list")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["T1 * v1 * original * toy pass", "T2 * v1 * original * toy fail"])
+    assert not (pytester.path / "reports" / "summary.json").exists()
+
+
+def test_claims_option_runs_the_named_claims_by_exact_id(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims", "T1")
+    result.assert_outcomes(passed=1)
+    assert [r["id"] for r in _summary(pytester, narrowed=True)["claims"]] == ["T1"]
+
+
+def test_an_unknown_claim_id_is_a_usage_error_naming_the_known_ones(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims", "T9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--claims T9: unknown claim id; known: T1, T2*"])
