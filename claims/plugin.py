@@ -16,16 +16,12 @@ from typing import Any
 
 import pytest
 
-from fixtures.offline import configure_hub_access
-
-configure_hub_access()  # before anything can import huggingface_hub/transformers (they read it once)
-
-from claims import baseline as baseline_mod  # noqa: E402
-from claims import report  # noqa: E402
-from claims.matrix import ClaimCase, case_scale, expand, serves  # noqa: E402
-from claims.profiles import get_profile  # noqa: E402
-from claims.registry import PAPERS_PACKAGE, load_all  # noqa: E402
-from claims.verdict import Axis, Evidence, Verdict, jsonable  # noqa: E402
+from claims import baseline as baseline_mod
+from claims import report
+from claims.matrix import PUBLISHED_SUBJECT, ClaimCase, case_scale, expand, serves
+from claims.profiles import get_profile
+from claims.registry import load_all
+from claims.verdict import Axis, Evidence, Verdict, jsonable
 
 PROFILE_OPTION = "--claims-profile"
 MODELS_OPTION = "--models"
@@ -57,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 evidence_key = pytest.StashKey[Evidence]()
 started_key = pytest.StashKey[float]()
 forward_key = pytest.StashKey[int]()
+provenance_key = pytest.StashKey[dict[str, Any]]()
 
 
 def _csv(value: str) -> list[str]:
@@ -151,13 +148,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(LIST_OPTION, action="store_true", default=False, help="list the registered claims and exit")
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
     parser.addini(
-        PACKAGES_INI, type="linelist", default=[PAPERS_PACKAGE], help="packages whose modules register claims"
+        PACKAGES_INI,
+        type="linelist",
+        default=[],
+        help="packages whose modules register claims; in a project that names none the plugin does nothing",
     )
+
+
+def active(config: pytest.Config) -> bool:
+    """Whether this project runs claims: its pytest configuration names claim packages (`claims_packages`).
+
+    The plugin is an installed entry point, so it is loaded by every pytest run in the environment; elsewhere it
+    must not import the claim modules (torch), touch the environment, probe the hub or create `reports/`.
+    """
+    return bool(config.getini(PACKAGES_INI))
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """`--claims-list`: one line per registered claim (id, version, axes, title), then exit, like `--markers`."""
-    if not config.getoption(LIST_OPTION, False):
+    if not config.getoption(LIST_OPTION, False) or not active(config):
         return None
     claims = load_all(config.getini(PACKAGES_INI)).values()
     for c in sorted(claims, key=lambda c: c.id):
@@ -168,7 +177,9 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Markers, option validation, families, the registry, and the session object."""
+    """Markers, option validation, families, the registry, and the session object (only where claims run)."""
+    if not active(config):
+        return
     for axis in Axis:
         config.addinivalue_line(
             "markers", f"{axis.value}: claims on the {axis.value} axis of the generalisation matrix"
@@ -183,7 +194,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise the generic claim test with every case of this run."""
-    if CASE_FIXTURE in metafunc.fixturenames:
+    if CASE_FIXTURE in metafunc.fixturenames and metafunc.config.pluginmanager.has_plugin("claims-session"):
         session = _session(metafunc.config)
         cases = session.cases
         metafunc.parametrize(CASE_FIXTURE, cases, ids=[c.test_id for c in cases])
@@ -207,7 +218,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under `-n N` (and `--dist loadgroup`), one worker per (subject, dataset): see claims/scheduling.py."""
     from claims.scheduling import GROUPED_MODES, make_scheduler
 
-    if config.getoption("dist") not in GROUPED_MODES:
+    if config.getoption("dist") not in GROUPED_MODES or not config.pluginmanager.has_plugin("claims-session"):
         return None
     return make_scheduler(config, log, _session(config).cases)
 
@@ -293,6 +304,7 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
             "seconds": round(time.time() - started, 2),
             "forward_passes": forward,
             "nodeid": item.nodeid,
+            "provenance": item.stash.get(provenance_key, {}),
             "parts": parts,
             "effect": effect,
             "role": role,
@@ -331,6 +343,9 @@ class ClaimsSession:
 
     def configure(self) -> None:
         """Validate options and declare families; expand the matrix. Bad input is a UsageError naming the fix."""
+        from fixtures.offline import configure_hub_access
+
+        configure_hub_access()  # before anything imports huggingface_hub/transformers (they read it once)
         from fixtures.models import ModelSpecError, declare_family, load_families_file, parse_family_option
 
         opt = self.config.getoption
@@ -739,6 +754,8 @@ def claim_result(request: pytest.FixtureRequest, workbench: Any) -> Any:
         evidence = run_case(case, REGISTRY.get(case.claim_id), workbench)
     finally:
         request.node.stash[forward_key] = FORWARD.count - before
+    if case.subject != PUBLISHED_SUBJECT:
+        request.node.stash[provenance_key] = workbench.provenance(case.subject, case.dataset)
     request.node.stash[evidence_key] = evidence
     return evidence
 

@@ -353,3 +353,35 @@ def test_an_unknown_claim_id_is_a_usage_error_naming_the_known_ones(pytester: py
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims", "T9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--claims T9: unknown claim id; known: T1, T2*"])
+
+
+def test_in_a_project_without_claim_packages_the_plugin_does_nothing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def case():
+            return "theirs"
+        """
+    )
+    pytester.makepyfile(
+        test_theirs="""
+        import os
+        import sys
+
+        def test_their_own_case_fixture_is_untouched(case):
+            assert case == "theirs"
+
+        def test_no_torch_no_transformers_no_environment_change():
+            assert "torch" not in sys.modules and "transformers" not in sys.modules
+            assert "HF_HUB_OFFLINE" not in os.environ and "TOKENIZERS_PARALLELISM" not in os.environ
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert not (pytester.path / "reports").exists()
