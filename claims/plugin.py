@@ -20,7 +20,7 @@ from claims import baseline as baseline_mod
 from claims import report
 from claims.matrix import PUBLISHED_SUBJECT, ClaimCase, case_scale, expand, serves
 from claims.profiles import get_profile
-from claims.registry import load_all
+from claims.registry import PAPERS_PACKAGE, load_all
 from claims.verdict import Axis, Evidence, Verdict, jsonable
 
 PROFILE_OPTION = "--claims-profile"
@@ -41,6 +41,7 @@ CLAIMS_OPTION = "--claims"
 LIST_OPTION = "--claims-list"
 
 REPORT_DEFAULT = Path("reports/summary.json")
+OPTION_DEFAULTS: dict[str, Any] = {}  # option name -> default, filled by pytest_addoption (see `active`)
 NARROWED_FOLDER = "narrowed"  # a narrowed run's report, beside the full one
 PREVIOUS_FOLDER = "previous"  # the earlier report of a folder, retired as a whole
 REPORT_ARTEFACTS = ("summary.md", "report.html", "figures")  # written beside summary.json by claims/render.py
@@ -147,6 +148,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(LIST_OPTION, action="store_true", default=False, help="list the registered claims and exit")
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
+    for argument in group.options:
+        OPTION_DEFAULTS[argument.names()[0]] = argument.attrs().get("default")
     parser.addini(
         PACKAGES_INI,
         type="linelist",
@@ -156,19 +159,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def active(config: pytest.Config) -> bool:
-    """Whether this project runs claims: its pytest configuration names claim packages (`claims_packages`).
+    """Whether this run is about claims: its project names claim packages, or a claims option was given.
 
+    `claims_packages` in the pytest configuration names the packages; a claims option without it uses the paper's
+    (e.g. when a path argument moved pytest's rootdir off the project, the ini is not read).
     The plugin is an installed entry point, so it is loaded by every pytest run in the environment; elsewhere it
     must not import the claim modules (torch), touch the environment, probe the hub or create `reports/`.
     """
-    return bool(config.getini(PACKAGES_INI))
+    asked = any(config.getoption(name, default) != default for name, default in OPTION_DEFAULTS.items())
+    return bool(config.getini(PACKAGES_INI)) or asked
+
+
+def claim_packages(config: pytest.Config) -> list[str]:
+    """The packages whose modules register claims (the paper's when the project names none)."""
+    return list(config.getini(PACKAGES_INI)) or [PAPERS_PACKAGE]
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """`--claims-list`: one line per registered claim (id, version, axes, title), then exit, like `--markers`."""
     if not config.getoption(LIST_OPTION, False) or not active(config):
         return None
-    claims = load_all(config.getini(PACKAGES_INI)).values()
+    claims = load_all(claim_packages(config)).values()
     for c in sorted(claims, key=lambda c: c.id):
         axes = ",".join(sorted(a.value for a in c.axes))
         print(f"{c.id:<14} v{c.version}  {axes:<22} {c.title}")
@@ -383,7 +394,7 @@ class ClaimsSession:
                 _validate_dataset(spec)
         except (ModelSpecError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
-        self.claims = list(load_all(self.config.getini(PACKAGES_INI)).values())
+        self.claims = list(load_all(claim_packages(self.config)).values())
         if opt(CLAIMS_OPTION) is not None:
             self.claims = self._chosen_claims(opt(CLAIMS_OPTION))
         self.cases = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
