@@ -132,10 +132,17 @@ def judge(base: Mapping[str, Any] | None, row: Mapping[str, Any]) -> tuple[str, 
         return NEW, f"{label}: {now}"
     was = base["verdict"]
     if base["version"] != row["version"]:
-        return VERSION, (
+        change = (
             f"{label}: v{base['version']} -> v{row['version']}, verdict {was} -> {now}; criterion was "
             f"{base['criterion']!r} {base.get('thresholds') or {}}, now {row['criterion']!r} {row.get('thresholds') or {}}"
         )
+        entry = _changelog(row["id"], base["version"])
+        if entry is None:
+            return REGRESSION, (
+                f"REGRESSION {change}; the bump has no entry in its paper's claim changelog (README.md of the paper "
+                f"folder: a bullet '{row['id']} v{base['version']} -> v{row['version']}: why')"
+            )
+        return VERSION, f"{change}; changelog: {entry[:300]}"
     if _criterion_changed(base, row):
         return REGRESSION, (
             f"REGRESSION {label}: its criterion changed without a version bump (baseline: {base['criterion']!r} "
@@ -156,6 +163,17 @@ def judge(base: Mapping[str, Any] | None, row: Mapping[str, Any]) -> tuple[str, 
             f"{fmt(row['key'].get('value'))}, beyond the claim's tolerance {fmt(base['tolerance'])}"
         )
     return UNCHANGED, label
+
+
+def _changelog(claim_id: str, old_version: int) -> str | None:
+    """The changelog bullet that records this claim's bump from `old_version` (None: none, or unknown claim)."""
+    from claims.registry import REGISTRY, changelog_entry
+
+    try:
+        claim = REGISTRY.get(claim_id)
+    except KeyError:
+        return None
+    return changelog_entry(claim, int(old_version))
 
 
 def regression(expected: Mapping[str, Mapping[str, Any]], case: ClaimCase, evidence: Evidence) -> str | None:

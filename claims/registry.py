@@ -12,9 +12,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
+import re
 import string
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +109,37 @@ class Criterion:
 
 def _num(v: float) -> str:
     return f"{v:g}"
+
+
+def changelog_entry(claim: Claim, old_version: int) -> str | None:
+    """The paper README's changelog bullet for this claim's move from `old_version`, or None when there is none.
+
+    A bump is recorded in the README of the claim's paper folder as a bullet such as "X1 v1 -> v2: why", or one
+    covering several claims ("every claim ... v1 -> v2"). The gate lists a bump with its old and new criterion; a
+    bump without its entry is a regression, so a loosened criterion always leaves a written reason.
+    """
+    readme = claim_readme(claim)
+    if readme is None:
+        return None
+    text = readme.read_text(encoding="utf-8")
+    move = f"v{old_version} -> v{claim.version}"
+    for bullet in text.split("\n- ")[1:]:
+        named = re.search(rf"(?<![\w-]){re.escape(claim.id)}(?![\w-])", bullet) or re.search(
+            r"every claim|all claims", bullet
+        )
+        if move in bullet and named:
+            return " ".join(bullet.split())
+    return None
+
+
+def claim_readme(claim: Claim) -> Path | None:
+    """README.md of the package that defines the claim's check (the paper folder), if there is one."""
+    module = sys.modules.get(claim.check.__module__)
+    source = getattr(module, "__file__", None)
+    if source is None:
+        return None
+    readme = Path(source).parent / "README.md"
+    return readme if readme.is_file() else None
 
 
 @dataclass(frozen=True)

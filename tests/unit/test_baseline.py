@@ -48,3 +48,15 @@ def test_a_threshold_changed_without_a_version_bump_is_a_regression_even_when_th
     message = regression(base, CASE, evidence)  # the published claim's real thresholds differ from the stored ones
     assert message is not None
     assert "criterion changed without a version bump" in message
+
+
+def test_every_claim_version_above_1_has_its_changelog_entry_in_the_paper_readme() -> None:
+    from claims.registry import changelog_entry, load_all
+
+    missing = [
+        f"{c.id} v{v} -> v{v + 1}"
+        for c in load_all().values()
+        for v in range(1, c.version)
+        if changelog_entry(replace(c, version=v + 1), v) is None
+    ]
+    assert missing == []

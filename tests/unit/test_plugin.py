@@ -52,7 +52,9 @@ def toy_error(ctx):
 """
 
 
-def _suite(pytester: pytest.Pytester, threshold: float = 0.5, version: int = 1, broken: bool = False) -> None:
+def _suite(
+    pytester: pytest.Pytester, threshold: float = 0.5, version: int = 1, broken: bool = False, changelog: bool = True
+) -> None:
     root = Path(__file__).resolve().parents[2]
     pytester.makeconftest('pytest_plugins = ("claims.plugin",)\n')
     pytester.makeini(
@@ -68,6 +70,8 @@ def _suite(pytester: pytest.Pytester, threshold: float = 0.5, version: int = 1, 
     pkg.mkdir(exist_ok=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "toy.py").write_text(TOY_CLAIMS.format(threshold=threshold, version=version))
+    bullets = "".join(f"- T1 v{v} -> v{v + 1}: stricter threshold\n" for v in range(1, version)) if changelog else ""
+    (pkg / "README.md").write_text(f"# Toy claims\n\n## Changelog (claim versions)\n\n{bullets}")
     if broken:
         (pkg / "broken.py").write_text(BROKEN_CLAIM)
     pytester.makepyfile(
@@ -164,6 +168,17 @@ def test_baseline_lists_a_new_claim_version_with_its_old_and_new_criterion_and_v
     result.stdout.fnmatch_lines(
         ["*new claim version*T1*v1 -> v2, verdict PASS -> FAIL; criterion was 'value >= 0.5'*now 'value >= 0.9'*"]
     )
+
+
+def test_a_version_bump_without_a_changelog_entry_is_a_regression(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+    _suite(pytester, threshold=0.9, version=2, changelog=False)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*T1*v1 -> v2*no entry in its paper's claim changelog*'T1 v1 -> v2: why'*"])
 
 
 def test_per_test_gate_and_summary_agree_on_a_criterion_changed_without_a_version_bump(
