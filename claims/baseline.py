@@ -36,6 +36,11 @@ def row_key(claim_id: str, axis: str, model: str, dataset: str) -> str:
     return f"{claim_id}|{axis}|{model}|{dataset}"
 
 
+def summary_row_key(row: Mapping[str, Any]) -> str:
+    """Row identity of a summary row."""
+    return row_key(row["id"], row["axis"], row["model"], row["dataset"])
+
+
 def case_key(case: ClaimCase) -> str:
     """Row identity of a case."""
     return row_key(case.claim_id, case.axis.value, case.subject, case.dataset_label)
@@ -62,7 +67,7 @@ def load(path: Path) -> dict[str, dict[str, Any]]:
 def entry(row: Mapping[str, Any]) -> dict[str, Any]:
     """The baseline entry of a summary row."""
     return {
-        "key": row_key(row["id"], row["axis"], row["model"], row["dataset"]),
+        "key": summary_row_key(row),
         "version": row["version"],
         "verdict": row["verdict"],
         "key_name": row["key"].get("name", ""),
@@ -259,7 +264,7 @@ def compare(
         IMPROVEMENT: result.improvements,
     }
     for r in rows:
-        kind, message = judge(expected.get(row_key(r["id"], r["axis"], r["model"], r["dataset"])), r)
+        kind, message = judge(expected.get(summary_row_key(r)), r)
         if kind == UNCHANGED:
             result.unchanged += 1
         else:
@@ -274,7 +279,7 @@ def _missing(
     expanded: Sequence[ClaimCase] | None,
 ) -> list[str]:
     """Baseline rows this run covered (axis, model, dataset), did not produce, and could no longer produce."""
-    seen = {row_key(r["id"], r["axis"], r["model"], r["dataset"]) for r in rows}
+    seen = {summary_row_key(r) for r in rows}
     in_scope = _scope(rows)
     still_produced = {case_key(c) for c in expanded} if expanded is not None else set()
     return [k for k in sorted(expected) if k not in seen and k not in still_produced and _expected_here(k, in_scope)]

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from claims.baseline import row_key
+from claims.baseline import summary_row_key
 from claims.verdict import fmt
 
 RUN_FIELDS = ("git_commit", "profile", "device", "options", "versions")
@@ -45,8 +45,8 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], 
                     inputs.append(f"run.{name}.{key}: {old.get(key)!r} -> {new.get(key)!r}")
         elif old != new:
             (code if name == "git_commit" else inputs).append(f"run.{name}: {old!r} -> {new!r}")
-    rows_a = {_key(r): r for r in a["claims"]}
-    rows_b = {_key(r): r for r in b["claims"]}
+    rows_a = {summary_row_key(r): r for r in a["claims"]}
+    rows_b = {summary_row_key(r): r for r in b["claims"]}
     results = [f"only in the first run: {k} ({rows_a[k]['verdict']})" for k in sorted(set(rows_a) - set(rows_b))]
     results += [f"only in the second run: {k} ({rows_b[k]['verdict']})" for k in sorted(set(rows_b) - set(rows_a))]
     for k in sorted(set(rows_a) & set(rows_b)):
@@ -59,10 +59,6 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[str], 
         if old_value != new_value:
             results.append(f"{k}: {new_row['key'].get('name')} {fmt(old_value)} -> {fmt(new_value)}")
     return inputs, code, results
-
-
-def _key(row: Mapping[str, Any]) -> str:
-    return row_key(row["id"], row["axis"], row["model"], row["dataset"])
 
 
 def main(argv: list[str] | None = None) -> int:

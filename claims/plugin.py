@@ -491,7 +491,7 @@ class ClaimsSession:
             return True
         if self.selected is not None:  # what was selected, not what finished: a stopped full run is still full
             return self.selected < len(self.cases)
-        produced = {baseline_mod.row_key(r["id"], r["axis"], r["model"], r["dataset"]) for r in self.rows}
+        produced = {baseline_mod.summary_row_key(r) for r in self.rows}
         return produced != {baseline_mod.case_key(c) for c in self.cases}
 
     def retire_previous_report(self) -> None:
@@ -533,8 +533,10 @@ class ClaimsSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """Under xdist the controller collects nothing: count the claim tests a worker selected."""
+        from claims.scheduling import param_id
+
         test_ids = {c.test_id for c in self.cases}
-        count = sum(1 for nodeid in ids if nodeid.endswith("]") and nodeid.rpartition("[")[2][:-1] in test_ids)
+        count = sum(1 for nodeid in ids if param_id(nodeid) in test_ids)
         self.selected = max(self.selected or 0, count)
         self.collected_claims = self.collected_claims or count > 0
 

@@ -25,14 +25,16 @@ def case_groups(cases: Iterable[ClaimCase]) -> dict[str, str]:
     return {c.test_id: f"{c.subject}@{c.dataset_label}" for c in cases}
 
 
+def param_id(nodeid: str) -> str | None:
+    """The parametrisation id of a node id ("...::test_claim[U1-original-zoo-gpt2-s-sotu]" -> "U1-..."), or None."""
+    _, bracket, rest = nodeid.partition("[")
+    return rest[:-1] if bracket and rest.endswith("]") else None
+
+
 def scope_of(nodeid: str, groups: Mapping[str, str]) -> str:
     """The scope of a test: its case's group, or the node id itself for any other test."""
-    _, bracket, rest = nodeid.partition("[")
-    if bracket and rest.endswith("]"):
-        group = groups.get(rest[:-1])
-        if group is not None:
-            return group
-    return nodeid
+    group = groups.get(param_id(nodeid) or "")
+    return group if group is not None else nodeid
 
 
 def make_scheduler(config: Any, log: Any, cases: Iterable[ClaimCase]) -> Any:

@@ -1,4 +1,7 @@
-"""The activation cache on a real (tiny, random) GPT-2 through TransformerBridge: keys, reuse, corruption, NaN."""
+"""The activation cache on a real (tiny, random) GPT-2 through TransformerBridge: keys, reuse, corruption, NaN.
+
+Products are also keyed by the extraction code that made them (the last tests).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures import activations
 from fixtures.activations import (
     FORWARD,
     MLP_POST_RAW,
@@ -18,6 +22,7 @@ from fixtures.activations import (
     cache_key,
 )
 from fixtures.corpora import load_corpus
+from fixtures.fingerprint import ROOT
 from fixtures.models import load_model, resolve_model
 from fixtures.tokens import TokenBudgetError, sample_contexts
 
@@ -203,3 +208,61 @@ def test_manifest_records_checksums_of_every_file(tmp_path: Path, tiny_model, co
     manifest = json.loads((tmp_path / acts.key / "manifest.json").read_text())
     assert set(manifest["files"]) == {"tokens", "excluded", MLP_POST_RAW}
     assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
+
+
+# --- products are keyed by the extraction code that made them ---------------------------------------------
+
+
+def _records(root: Path, key: str) -> dict[str, dict[str, object]]:
+    return json.loads((root / key / "manifest.json").read_text())["files"]
+
+
+def test_a_product_made_by_other_extraction_code_is_recomputed(
+    tmp_path: Path, tiny_model, corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    first = _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
+    expected = np.array(first.raw(MLP_POST_RAW))
+
+    monkeypatch.setattr(activations, "extraction_fingerprint", lambda: "edited-extraction-code")
+    before = FORWARD.count
+    again = _get(store, tiny_model, corpus, [MLP_POST_RAW])
+    assert again.computed
+    assert FORWARD.count == before + 1
+    np.testing.assert_array_equal(expected, again.raw(MLP_POST_RAW))
+    records = _records(tmp_path, again.key)
+    assert records[MLP_POST_RAW]["code"] == "edited-extraction-code"
+    assert records[MLP_PRE_MOMENTS]["code"] != "edited-extraction-code"  # not asked for: left as it was
+
+    assert _get(store, tiny_model, corpus, [MLP_PRE_MOMENTS]).computed  # ... and recomputed when asked for
+    assert not _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS]).computed
+
+
+def test_adding_a_product_keeps_the_products_of_the_same_code(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    first = _get(store, tiny_model, corpus, [MLP_POST_RAW])
+    kept = _records(tmp_path, first.key)[MLP_POST_RAW]
+    mtime = (tmp_path / first.key / "mlp_post.raw.npy").stat().st_mtime_ns
+    _get(store, tiny_model, corpus, [MLP_POST_RAW, MLP_PRE_MOMENTS])
+    assert _records(tmp_path, first.key)[MLP_POST_RAW] == kept
+    assert (tmp_path / first.key / "mlp_post.raw.npy").stat().st_mtime_ns == mtime
+
+
+def test_a_cache_entry_written_before_fingerprints_is_recomputed(tmp_path: Path, tiny_model, corpus) -> None:  # type: ignore[no-untyped-def]
+    store = ActivationStore(tmp_path)
+    first = _get(store, tiny_model, corpus, [MLP_POST_RAW])
+    path = tmp_path / first.key / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for record in manifest["files"].values():
+        del record["code"]
+    path.write_text(json.dumps(manifest))
+    assert _get(store, tiny_model, corpus, [MLP_POST_RAW]).computed
+
+
+def test_extraction_fingerprint_covers_extraction_hooks_moments_and_sampler() -> None:
+    import claims.lib.moments
+    from fixtures import extraction, hooks, tokens
+
+    covered = {(ROOT / path).resolve() for path in activations.EXTRACTION_CODE}
+    for module in (activations, extraction, hooks, tokens, claims.lib.moments):
+        assert Path(module.__file__ or "").resolve() in covered, module.__name__

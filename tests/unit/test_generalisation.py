@@ -127,27 +127,27 @@ def test_rows_of_the_other_scale_are_not_the_reference() -> None:
     assert rows[1]["reference"]["status"] == "missing"
 
 
-def test_benjamini_hochberg_turns_a_marginal_pass_into_inconclusive() -> None:
+def _marginal_pass_among(others: str) -> list[dict]:
+    """An original PASS, then one GT2 row passing at p = 0.04 among nine `others` rows at p = 0.5."""
     rows = [_row("U1", "PASS", "original")]
     for i in range(10):
-        row = _row("U1", "PASS" if i == 0 else "FAIL", "gt2", dataset=f"d{i}")
+        row = _row("U1", "PASS" if i == 0 else others, "gt2", dataset=f"d{i}")
         row["parts"] = [
             {"name": "t", "value": 0.04 if i == 0 else 0.5, "op": "p<", "threshold": 0.05, "passed": i == 0}
         ]
         rows.append(row)
+    return rows
+
+
+def test_benjamini_hochberg_turns_a_marginal_pass_into_inconclusive() -> None:
+    rows = _marginal_pass_among("FAIL")
     g.judge(rows)
     assert rows[1]["multiplicity"]["verdict"] == Verdict.INCONCLUSIVE
     assert rows[1]["generalisation"] == g.INCONCLUSIVE
 
 
 def test_benjamini_hochberg_counts_the_p_values_of_inconclusive_rows_too() -> None:
-    rows = [_row("U1", "PASS", "original")]
-    for i in range(10):
-        row = _row("U1", "PASS" if i == 0 else "INCONCLUSIVE", "gt2", dataset=f"d{i}")
-        row["parts"] = [
-            {"name": "t", "value": 0.04 if i == 0 else 0.5, "op": "p<", "threshold": 0.05, "passed": i == 0}
-        ]
-        rows.append(row)
+    rows = _marginal_pass_among("INCONCLUSIVE")
     g.judge(rows)
     assert rows[1]["multiplicity"]["n_tests"] == 10
     assert rows[1]["multiplicity"]["verdict"] == Verdict.INCONCLUSIVE

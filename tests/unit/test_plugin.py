@@ -82,6 +82,13 @@ def _suite(
     )
 
 
+def _write_baseline(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """A run of the toy suite that (re)writes base.json."""
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *args, "--claims-baseline", "base.json", "--claims-update-baseline"
+    )
+
+
 def _summary(pytester: pytest.Pytester, narrowed: bool = False) -> dict:
     folder = pytester.path / "reports" / ("narrowed" if narrowed else "")
     return json.loads((folder / "summary.json").read_text())
@@ -136,9 +143,7 @@ def test_xdist_runs_the_cases_of_one_model_and_dataset_on_one_worker(pytester: p
 
 def test_baseline_accepts_known_fail_and_reports_no_regression(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     result.assert_outcomes(passed=2)
     assert result.ret == 0
@@ -147,9 +152,7 @@ def test_baseline_accepts_known_fail_and_reports_no_regression(pytester: pytest.
 
 def test_baseline_fails_on_a_flipped_verdict_naming_the_claim(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     _suite(pytester, threshold=0.9, version=1)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     assert result.ret == 1
@@ -160,9 +163,7 @@ def test_baseline_lists_a_new_claim_version_with_its_old_and_new_criterion_and_v
     pytester: pytest.Pytester,
 ) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     _suite(pytester, threshold=0.9, version=2)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     result.stdout.fnmatch_lines(
@@ -172,9 +173,7 @@ def test_baseline_lists_a_new_claim_version_with_its_old_and_new_criterion_and_v
 
 def test_a_version_bump_without_a_changelog_entry_is_a_regression(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     _suite(pytester, threshold=0.9, version=2, changelog=False)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     assert result.ret == 1
@@ -185,9 +184,7 @@ def test_per_test_gate_and_summary_agree_on_a_criterion_changed_without_a_versio
     pytester: pytest.Pytester,
 ) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     _suite(pytester, threshold=0.9, version=1)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-baseline", "base.json")
     result.assert_outcomes(failed=2)
@@ -196,13 +193,9 @@ def test_per_test_gate_and_summary_agree_on_a_criterion_changed_without_a_versio
 
 def test_update_baseline_in_a_narrowed_run_keeps_every_other_row(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     before = {r["key"] for r in json.loads((pytester.path / "base.json").read_text())["rows"]}
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-k", "T1", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    result = _write_baseline(pytester, "-k", "T1")
     assert result.ret == 0
     after = {r["key"] for r in json.loads((pytester.path / "base.json").read_text())["rows"]}
     assert after == before == {"T1|original|paper-tables|weights", "T2|original|paper-tables|weights"}
@@ -247,9 +240,7 @@ def test_an_empty_list_or_a_repeated_family_is_a_usage_error(
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]])
 def test_baseline_reports_a_missing_claim(pytester: pytest.Pytester, workers: list[str]) -> None:
     _suite(pytester, broken=True)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     _suite(pytester)
     (pytester.path / "toyclaims" / "broken.py").unlink()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers, "--claims-baseline", "base.json")
@@ -286,9 +277,7 @@ def test_collect_only_leaves_an_existing_report_untouched(pytester: pytest.Pytes
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]])
 def test_baseline_does_not_call_rows_deselected_by_k_missing(pytester: pytest.Pytester, workers: list[str]) -> None:
     _suite(pytester)
-    pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--claims-baseline", "base.json", "--claims-update-baseline"
-    )
+    _write_baseline(pytester)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", *workers, "-k", "T1", "--claims-baseline", "base.json"
     )

@@ -13,6 +13,18 @@ _DISABLED = ("cacheprovider", "hypothesispytest", "anyio", "typeguard", "jaxtypi
 LEAN_FLAGS = tuple(arg for name in _DISABLED for arg in ("-p", f"no:{name}"))
 TEXT = "The committee met on Tuesday.\nIt agreed to meet again in May, and again in June.\n" * 40
 
+# one claim that always passes: a run that must stop at start-up shows its error before reaching it
+TOY_CLAIM = """
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis
+
+
+@claim("T1", title="toy", statement="a value is large", paper_ref="toy", axes=[Axis.ORIGINAL],
+       needs=Needs(published=True, text=False), criterion=Criterion(full="x", small="x"))
+def toy(ctx):
+    return ctx.evidence(True, key=("value", 1.0), reason="value 1.0")
+"""
+
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -74,3 +86,19 @@ def write_toy_suite(folder: Path, claims_source: str) -> None:
     (folder / "test_claims.py").write_text(
         "def test_claim(case, claim_result, claim_gate):\n    claim_gate(claim_result)\n"
     )
+
+
+@pytest.fixture
+def usage_error(pytester: pytest.Pytester, toy_suite, lean_flags: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """Runs pytest on a toy suite with the given options; asserts a usage error and returns its one ERROR line."""
+
+    def run(*args: str) -> str:
+        toy_suite(TOY_CLAIM)
+        result = pytester.runpytest_subprocess(*lean_flags, "--no-figures", *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
+        assert not (pytester.path / "reports" / "summary.json").exists()
+        errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
+        assert len(errors) == 1, result.stderr.str()
+        return errors[0]
+
+    return run

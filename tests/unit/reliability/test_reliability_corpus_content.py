@@ -8,36 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
-
 pytest_plugins = ("pytester",)
-
-TOY_CLAIM = """
-from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis
-
-
-@claim("T1", title="toy", statement="a value is large", paper_ref="toy", axes=[Axis.ORIGINAL],
-       needs=Needs(published=True, text=False), criterion=Criterion(full="x", small="x"))
-def toy(ctx):
-    return ctx.evidence(True, key=("value", 1.0), reason="value 1.0")
-"""
-
-
-@pytest.fixture
-def usage_error(pytester: pytest.Pytester, toy_suite, lean_flags: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    """Runs pytest on a toy suite with the given options; asserts a usage error and returns its one ERROR line."""
-
-    def run(*args: str) -> str:
-        toy_suite(TOY_CLAIM)
-        result = pytester.runpytest_subprocess(*lean_flags, "--no-figures", *args)
-        assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
-        assert not (pytester.path / "reports" / "summary.json").exists()
-        errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
-        assert len(errors) == 1, result.stderr.str()
-        return errors[0]
-
-    return run
 
 
 def test_nul_byte_corpus_is_a_usage_error_not_a_verdict(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
