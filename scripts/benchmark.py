@@ -2,6 +2,7 @@
 
     python scripts/benchmark.py            # full run (several minutes on 2 cores), the table in docs/benchmark.md
     python scripts/benchmark.py --quick    # small sizes, well under a minute
+    python scripts/benchmark.py --gpu      # the streaming family pass at GPT-2-small scale (scripts/benchmark_gpu.py)
 
 Four measurements, each reported as a ratio against a baseline timed in this process:
 
@@ -408,10 +409,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (well under a minute)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    parser.add_argument(
+        "--gpu", action="store_true", help="the streaming family pass at GPT-2-small scale (scripts/benchmark_gpu.py)"
+    )
+    parser.add_argument("--device", default="cuda", help="with --gpu: the device (cpu with --quick for a smoke run)")
+    parser.add_argument("--precision", default=None, help="with --gpu: float32, tf32 or bfloat16 (default: bfloat16)")
+    parser.add_argument("--batches", type=int, default=None, help="with --gpu: timed batches (default 12; 3 quick)")
     parser.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(_memory_child(*json.loads(args.memory_child))))
+        return
+    if args.gpu:
+        import benchmark_gpu
+
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            parser.error("--gpu needs a CUDA device; for a smoke run on CPU add --device cpu --quick")
+        started = time.time()
+        gpu = benchmark_gpu.run(args.device, args.quick, args.precision, args.batches)
+        gpu["date"], gpu["torch"] = time.strftime("%Y-%m-%d %H:%M %Z"), torch.__version__
+        gpu["seconds"] = time.time() - started
+        print(json.dumps(gpu, indent=1, default=float))
+        print(benchmark_gpu.table(gpu))
+        if args.json:
+            args.json.write_text(json.dumps(gpu, indent=1, default=float))
         return
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)

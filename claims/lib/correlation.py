@@ -16,6 +16,13 @@ so the float32 products see near-centred data whatever the chunking. Products ar
 most `FLUSH_TOKENS` tokens (the same rounding as one float32 matmul over that many tokens) and then added to
 float64 totals.
 
+Precision (`precision`): "float32" (default) multiplies in plain float32. On a GPU, "tf32" lets the cross-product
+GEMM use TF32 tensor cores, and "bfloat16" rounds each shifted chunk to bfloat16 once and computes every statistic
+(cross products, squares, Gram blocks) from those rounded values with float32 accumulation, so the statistics are
+exactly those of the rounded data and correlations stay within [-1, 1]. Rounding errors of centred data are
+independent across tokens, so their effect on a correlation shrinks with the token count; `scripts/benchmark.py
+--gpu` measures the difference from float32 on the same chunks.
+
 Speed: the per-token work is one float32 GEMM [n_a+1, T] x [T, n_b+1] — a ones column appended to both shifted
 chunks makes the same GEMM produce the column sums and the token count — plus B's within-layer Gram blocks
 (a further n_b * d_b per token, i.e. 1/layers_a of the cross product) and one elementwise square for diag(A^T A).
@@ -31,6 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+PRECISIONS = ("float32", "tf32", "bfloat16")
 FLUSH_TOKENS = 1 << 16  # float32 partial sums are moved into the float64 totals at least this often
 _SETTLED_SHIFT_TOKENS = 4096  # until the shift rests on this many tokens, each chunk re-centres it (exactly)
 _ROW_BLOCK = 4096  # rows of A per block when finishing (bounds the float64 temporaries)
@@ -65,9 +73,16 @@ class CrossCorrelation:
         device: where the accumulators live (the GPU when one is present).
     """
 
-    def __init__(self, n_a: int, layers_b: int, d_b: int, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, n_a: int, layers_b: int, d_b: int, device: str | torch.device = "cpu", precision: str = "float32"
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.n_a, self.layers_b, self.d_b = n_a, layers_b, d_b
         self.device = torch.device(device)
+        if precision != "float32" and self.device.type != "cuda":
+            raise ValueError(f"precision {precision!r} needs a CUDA device (got {self.device}); use 'float32'")
+        self.precision = precision
         n_b = layers_b * d_b
         f64: dict[str, Any] = {"dtype": torch.float64, "device": self.device}
         f32: dict[str, Any] = {"dtype": torch.float32, "device": self.device}
@@ -129,7 +144,23 @@ class CrossCorrelation:
                 out.copy_(x)
                 out.sub_(shift)
         # cross product, both column sums and the token count in one GEMM
-        self._cross32.addmm_(buf_a.T, buf_b)
+        if self.precision == "bfloat16":
+            a16 = self._buffer(f"a{self.n_a}bf16", t, self.n_a, ones_column=True, dtype=torch.bfloat16)
+            b16 = self._buffer(f"b{n_b}bf16", t, n_b, ones_column=True, dtype=torch.bfloat16)
+            a16[:, : self.n_a].copy_(a_s)
+            b16[:, :n_b].copy_(b_s)
+            a_s.copy_(a16[:, : self.n_a])  # squares and Gram blocks below use the same rounded values
+            b_s.copy_(b16[:, :n_b])
+            self._cross32.add_(torch.mm(a16.T, b16, out_dtype=torch.float32))
+        elif self.precision == "tf32":
+            previous = torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = True
+            try:
+                self._cross32.addmm_(buf_a.T, buf_b)
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = previous
+        else:
+            self._cross32.addmm_(buf_a.T, buf_b)
         # diag(A^T A): square the shifted A in place (the GEMM is done with it) and sum with the ones column
         a_s.square_()
         self._sq32.addmv_(a_s.T, buf_a[:, -1])
@@ -169,10 +200,10 @@ class CrossCorrelation:
         self.shift_a, self.shift_b = new_a, new_b
         self._shift_tokens = self.n + a.shape[0]
 
-    def _buffer(self, name: str, rows: int, cols: int, ones_column: bool) -> Tensor:
+    def _buffer(self, name: str, rows: int, cols: int, ones_column: bool, dtype: torch.dtype = torch.float32) -> Tensor:
         buf = self._workspace.get(name)
         if buf is None or buf.shape[0] < rows:
-            buf = torch.empty(rows, cols + ones_column, dtype=torch.float32, device=self.device)
+            buf = torch.empty(rows, cols + ones_column, dtype=dtype, device=self.device)
             if ones_column:
                 buf[:, -1] = 1.0
             self._workspace[name] = buf

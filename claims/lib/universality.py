@@ -76,52 +76,98 @@ def cross_model_correlations(
     Raises:
         ValueError: shapes that do not line up, an unknown baseline, or fewer than 3 kept positions.
     """
-    unknown = [b for b in baselines if b not in BASELINES]
-    if unknown:
-        raise ValueError(f"unknown baselines {unknown}; known: {list(BASELINES)}")
-    if not comparisons:
-        raise ValueError("need at least one comparison model")
     if chunk_positions < 1:
         raise ValueError("chunk_positions must be positive")
     n_pos = reference.shape[0]
+    if reference.ndim != 3:
+        raise ValueError(f"reference must be [positions, layers, d_mlp], got {reference.shape}")
     for k, comp in enumerate(comparisons):
         if comp.ndim != 3 or comp.shape[0] != n_pos:
             raise ValueError(f"comparison {k} has shape {comp.shape}; expected [{n_pos}, layers, d_mlp]")
-    if reference.ndim != 3:
-        raise ValueError(f"reference must be [positions, layers, d_mlp], got {reference.shape}")
     if keep is not None:
         keep = np.asarray(keep, dtype=bool).reshape(-1)
         if keep.shape[0] != n_pos:
             raise ValueError(f"keep has {keep.shape[0]} entries for {n_pos} positions")
-    seeds = {
-        (k, kind): int(torch.randint(0, 2**62, (1,), generator=generator))
-        for k in range(len(comparisons))
-        for kind in BASELINES
-    }
-    n_a = reference.shape[1] * reference.shape[2]
-    accs = [CrossCorrelation(n_a, comp.shape[1], comp.shape[2], device) for comp in comparisons]
-    for acc in accs[1:]:
-        acc.share_workspace(accs[0])
+    acc = Comparisons(
+        reference.shape[1] * reference.shape[2],
+        [(comp.shape[1], comp.shape[2]) for comp in comparisons],
+        generator,
+        baselines=baselines,
+        device=device,
+    )
     for start in range(0, n_pos, chunk_positions):
         stop = min(start + chunk_positions, n_pos)
         rows = None if keep is None else keep[start:stop]
-        a = _chunk(reference, start, stop, rows, device)
+        acc.update(
+            _chunk(reference, start, stop, rows, device), [_chunk(c, start, stop, rows, device) for c in comparisons]
+        )
+    return acc.finish()
+
+
+class Comparisons:
+    """Running correlation sums of one reference model against several comparison models, fed chunk by chunk.
+
+    `cross_model_correlations` feeds it from stored activations and `claims.lib.family` from a live forward pass;
+    both therefore give the same numbers for the same tokens. Memory is one `CrossCorrelation` per comparison
+    model (float64 [n_a, n_b] plus a float32 partial of the same size) and one shared set of chunk buffers.
+
+    Args:
+        n_a: neurons of the reference model (layers x d_mlp, layer-major).
+        shapes: (layers, d_mlp) of each comparison model.
+        generator: seeded CPU generator for the rotations; two seeds per comparison model (gaussian, orthogonal,
+            in that order) are drawn from it here, so each baseline's matrices do not depend on which others are
+            requested.
+        baselines: which of "gaussian", "orthogonal" `finish` computes.
+        device: where the accumulators live.
+        precision: the GEMM precision of `CrossCorrelation` ("float32" anywhere; "tf32"/"bfloat16" on CUDA).
+    """
+
+    def __init__(
+        self,
+        n_a: int,
+        shapes: Sequence[tuple[int, int]],
+        generator: torch.Generator,
+        *,
+        baselines: Sequence[str] = BASELINES,
+        device: str | torch.device = "cpu",
+        precision: str = "float32",
+    ) -> None:
+        unknown = [b for b in baselines if b not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown baselines {unknown}; known: {list(BASELINES)}")
+        if not shapes:
+            raise ValueError("need at least one comparison model")
+        self.shapes = [tuple(shape) for shape in shapes]
+        self.baselines = tuple(baselines)
+        self.seeds = {
+            (k, kind): int(torch.randint(0, 2**62, (1,), generator=generator))
+            for k in range(len(shapes))
+            for kind in BASELINES
+        }
+        self.accs = [CrossCorrelation(n_a, layers, d, device, precision) for layers, d in self.shapes]
+        for acc in self.accs[1:]:
+            acc.share_workspace(self.accs[0])
+
+    def update(self, a: Tensor, bs: Sequence[Tensor]) -> None:
+        """Add the same positions of the reference ([t, n_a]) and of each comparison model ([t, n_b])."""
         if a.shape[0] == 0:
-            continue
-        for acc, comp in zip(accs, comparisons, strict=True):
-            acc.update(a, _chunk(comp, start, stop, rows, device))
-    for acc in accs:
-        acc.release_buffers()
-    results = []
-    out: dict[str, list[Tensor]] = {kind: [] for kind in baselines}
-    for k, (acc, comp) in enumerate(zip(accs, comparisons, strict=True)):
-        results.append(acc.max_correlation())
-        layers, d = comp.shape[1], comp.shape[2]
-        for kind in baselines:
-            g = torch.Generator().manual_seed(seeds[(k, kind)])
-            rot = gaussian_unit_rows(layers, d, g) if kind == "gaussian" else haar_orthogonal(layers, d, g)
-            out[kind].append(acc.baseline_max_correlation(rot))
-    return ComparisonRun(results, out, accs[0].n)
+            return
+        for acc, b in zip(self.accs, bs, strict=True):
+            acc.update(a, b)
+
+    def finish(self) -> ComparisonRun:
+        """Max correlations and baseline maxima per comparison model."""
+        for acc in self.accs:
+            acc.release_buffers()
+        results = []
+        out: dict[str, list[Tensor]] = {kind: [] for kind in self.baselines}
+        for k, (acc, (layers, d)) in enumerate(zip(self.accs, self.shapes, strict=True)):
+            results.append(acc.max_correlation())
+            for kind in self.baselines:
+                g = torch.Generator().manual_seed(self.seeds[(k, kind)])
+                rot = gaussian_unit_rows(layers, d, g) if kind == "gaussian" else haar_orthogonal(layers, d, g)
+                out[kind].append(acc.baseline_max_correlation(rot))
+        return ComparisonRun(results, out, self.accs[0].n)
 
 
 def _chunk(acts: np.ndarray, start: int, stop: int, rows: np.ndarray | None, device: str | torch.device) -> Tensor:

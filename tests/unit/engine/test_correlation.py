@@ -137,3 +137,23 @@ def test_covariance_algebra_baseline_equals_rotating_activations_explicitly(draw
     rotated = torch.cat([b[:, k * d : (k + 1) * d] @ rot[k].T for k in range(layers_b)], dim=1)
     expected = _corrcoef(a.numpy(), rotated.numpy()).max(axis=1)
     np.testing.assert_allclose(cc.baseline_max_correlation(rot).numpy(), expected, atol=2e-6)
+
+
+def test_a_reduced_precision_is_refused_off_cuda_with_the_fix_named() -> None:
+    with pytest.raises(ValueError, match=r"needs a CUDA device.*use 'float32'"):
+        CrossCorrelation(4, 2, 2, device="cpu", precision="bfloat16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        CrossCorrelation(4, 2, 2, precision="float8")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="tf32/bfloat16 GEMMs run on CUDA only (device check)")
+@pytest.mark.parametrize(("precision", "tolerance"), [("tf32", 2e-3), ("bfloat16", 1e-2)])
+def test_reduced_precisions_stay_close_to_float64_and_within_one_on_cuda(precision: str, tolerance: float) -> None:
+    a, b, layers_b, d = _data(3, tokens=20_000, layers_a=2, layers_b=3, d=64)
+    exact = _corrcoef(a.numpy(), b.numpy()).max(1)
+    cc = CrossCorrelation(a.shape[1], layers_b, d, device="cuda", precision=precision)
+    for lo in range(0, a.shape[0], 4096):
+        cc.update(a[lo : lo + 4096].float(), b[lo : lo + 4096].float())
+    got = cc.max_correlation().max_corr.cpu().numpy()
+    assert np.abs(got - exact).max() < tolerance
+    assert (np.abs(cc.correlation().cpu().numpy()) <= 1.0).all()
