@@ -13,9 +13,10 @@ python3 -c "import torch, transformers; print('torch', torch.__version__, 'trans
 python3 -m pytest --noconftest -c /dev/null -p no:cacheprovider -q -rs \
   tests/unit/engine/test_correlation.py tests/unit/engine/test_family.py tests/unit/test_stream.py 2>&1 \
   | tail -5 | tee "$out/tests.txt"
-for precision in bfloat16 tf32; do
-  timeout 200 python3 scripts/benchmark.py --gpu --precision "$precision" --json "$out/gpu_$precision.json" 2>&1 \
-    | tail -12
-done
-timeout 150 python3 scripts/benchmark.py --gpu --precision float32 --batches 4 --json "$out/gpu_float32.json" 2>&1 \
-  | tail -12
+# accuracy against float32 is measured unless SKIP_ACCURACY=1 (it costs two more passes)
+extra=()
+[ "${SKIP_ACCURACY:-0}" = 1 ] && extra+=(--skip-accuracy)
+timeout "${BF16_TIMEOUT:-200}" python3 scripts/benchmark.py --gpu --precision bfloat16 --batches "${BATCHES:-12}" \
+  "${extra[@]}" --json "$out/gpu_bfloat16.json" 2>&1 | tail -12
+timeout "${TF32_TIMEOUT:-200}" python3 scripts/benchmark.py --gpu --precision tf32 --batches "${BATCHES:-12}" \
+  "${extra[@]}" --json "$out/gpu_tf32.json" 2>&1 | tail -12

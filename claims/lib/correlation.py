@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 PRECISIONS = ("float32", "tf32", "bfloat16")
+CUDA_ALIGN = 64  # chunk buffers' columns on CUDA are a multiple of this (see CrossCorrelation._width)
 FLUSH_TOKENS = 1 << 16  # float32 partial sums are moved into the float64 totals at least this often
 _SETTLED_SHIFT_TOKENS = 4096  # until the shift rests on this many tokens, each chunk re-centres it (exactly)
 _ROW_BLOCK = 4096  # rows of A per block when finishing (bounds the float64 temporaries)
@@ -96,7 +97,7 @@ class CrossCorrelation:
         self.cross = torch.zeros(n_a, n_b, **f64)
         self.blocks_b = torch.zeros(layers_b, d_b, d_b, **f64)
         # float32 partial sums since the last flush; the extra row/column hold sum_b / sum_a / token count
-        self._cross32 = torch.zeros(n_a + 1, n_b + 1, **f32)
+        self._cross32 = torch.zeros(self._width(n_a + 1), self._width(n_b + 1), **f32)
         self._blocks32 = torch.zeros(layers_b, d_b, d_b, **f32)
         self._sq32 = torch.zeros(n_a, **f32)
         self._pending = 0
@@ -163,7 +164,7 @@ class CrossCorrelation:
             self._cross32.addmm_(buf_a.T, buf_b)
         # diag(A^T A): square the shifted A in place (the GEMM is done with it) and sum with the ones column
         a_s.square_()
-        self._sq32.addmv_(a_s.T, buf_a[:, -1])
+        self._sq32.addmv_(a_s.T, buf_a[:, self.n_a])
         # within-layer Gram blocks of B: a strided [layers, tokens, d_b] view of the same buffer
         bl = b_s.unflatten(1, (self.layers_b, self.d_b)).transpose(0, 1)
         self._blocks32.baddbmm_(bl.transpose(1, 2), bl)
@@ -203,11 +204,19 @@ class CrossCorrelation:
     def _buffer(self, name: str, rows: int, cols: int, ones_column: bool, dtype: torch.dtype = torch.float32) -> Tensor:
         buf = self._workspace.get(name)
         if buf is None or buf.shape[0] < rows:
-            buf = torch.empty(rows, cols + ones_column, dtype=dtype, device=self.device)
+            buf = torch.zeros(rows, self._width(cols + ones_column), dtype=dtype, device=self.device)
             if ones_column:
-                buf[:, -1] = 1.0
+                buf[:, cols] = 1.0
             self._workspace[name] = buf
         return buf[:rows]
+
+    def _width(self, cols: int) -> int:
+        """Columns of a chunk buffer: on CUDA, padded with zeros to a multiple of `CUDA_ALIGN`.
+
+        An odd leading dimension (n + 1 with the ones column) keeps cuBLAS off its fast tensor-core kernels (an
+        H200 ran the unpadded bfloat16 product at 158 TFLOP/s; docs/benchmark.md). Zeros add nothing to any sum.
+        """
+        return -(-cols // CUDA_ALIGN) * CUDA_ALIGN if self.device.type == "cuda" else cols
 
     def share_workspace(self, other: CrossCorrelation) -> None:
         """Use `other`'s chunk buffers instead of allocating a second set.
