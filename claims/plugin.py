@@ -695,12 +695,17 @@ def _validate_subject(spec: str) -> None:
 
 
 def _validate_dataset(spec: str) -> None:
-    from fixtures.corpora import CORPORA, CorpusError, load_corpus
+    """Fail at start-up on a corpus that cannot be had; a hub dataset is only opened (streaming), not read."""
+    from fixtures.corpora import CORPORA, CorpusError, hub_spec, load_corpus, open_hub_stream
 
     if spec in CORPORA:
         return
     try:
-        load_corpus(spec)
+        hub = hub_spec(spec)
+        if hub is not None:
+            open_hub_stream(hub)
+        else:
+            load_corpus(spec)
     except CorpusError as exc:
         raise ValueError(str(exc)) from None
 

@@ -18,14 +18,13 @@ statistic, so a streamed pass and one over stored activations see the same numbe
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from claims.lib.correlation import haar_orthogonal
+from claims.lib.correlation import haar_orthogonal, tf32
 from claims.lib.universality import ComparisonRun, Comparisons
 
 
@@ -107,7 +106,7 @@ class FamilyCorrelations:
         if self.controls is not None:
             cflat = [self._flat(x) for x in controls]
             self.controls.update(cflat[0], cflat[1:])
-        with _tf32(self.precision != "float32"):  # the rotated copy is rounded to `round_to` right after
+        with tf32(self.precision != "float32"):  # the rotated copy is rounded to `round_to` right after
             rotated = torch.einsum("tld,lkd->tlk", self._rounded(members[0]), self.rotation)
         self.rotated.update(self._flat(rotated), flat[1:2])
 
@@ -132,13 +131,3 @@ class FamilyCorrelations:
     def n_tokens(self) -> int:
         """Positions accumulated so far."""
         return self.members.accs[0].n
-
-
-@contextlib.contextmanager
-def _tf32(enabled: bool) -> Iterator[None]:
-    previous = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous

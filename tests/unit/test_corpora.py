@@ -212,3 +212,41 @@ def test_deb_version_gone_from_debian_gives_a_clear_error(tmp_path: Path, monkey
     gone = Artifact(filename="sword-text-sparv_0.0-0_all.deb", sha256="0" * 64, apt_package="sword-text-sparv=0.0-0")
     with pytest.raises(CorpusError, match=r"needs root.*only the current version.*apt-cache policy sword-text-sparv"):
         corpora._fetch_deb(gone)
+
+
+def test_a_hub_spec_carries_config_split_and_revision() -> None:
+    from fixtures.corpora import HubSpec
+
+    assert HubSpec.parse("hf:monology/pile-uncopyrighted") == HubSpec("monology/pile-uncopyrighted")
+    assert HubSpec.parse("hf:allenai/c4?config=en&split=validation&revision=abc123") == HubSpec(
+        "allenai/c4", config="en", split="validation", revision="abc123"
+    )
+    with pytest.raises(CorpusError, match=r"expected hf:ID\[\?config=NAME\].*unknown keys \['branch'\]"):
+        HubSpec.parse("hf:allenai/c4?branch=x")
+
+
+def test_a_hub_dataset_is_streamed_only_until_the_token_budget_is_met(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    from fixtures import corpora
+
+    pulled: list[int] = []
+    asked: dict[str, object] = {}
+
+    def rows():  # type: ignore[no-untyped-def]
+        for i in range(100_000):  # "hundreds of GB": far more than any budget
+            pulled.append(i)
+            yield {"text": f"Document {i} says the union is strong and the people are many. " * 4}
+
+    def load_dataset(hub_id, config, split, revision, streaming):  # type: ignore[no-untyped-def]
+        asked.update(id=hub_id, config=config, split=split, revision=revision, streaming=streaming)
+        return rows()
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    corpus = corpora.load_corpus("hf:someone/big?config=en&revision=v1", 1000)
+    assert asked == {"id": "someone/big", "config": "en", "split": "train", "revision": "v1", "streaming": True}
+    assert corpus.n_documents == len(pulled) < 100  # 8 characters per token of budget, then it stops
+    assert corpus.source["characters"] >= corpora.HUB_CHARS_PER_TOKEN * 1000
+    assert corpus.source["requested_revision"] == "v1"
+    assert corpus.source["revision"] == "v1"  # the hub cannot be asked here: the request is recorded as is

@@ -170,7 +170,7 @@ def test_hub_dataset_text_goes_through_the_same_checks(monkeypatch: pytest.Monke
     fake = datasets.Dataset.from_dict({"text": ["\x00\x00\x00", "ok"]})
     monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: fake)
     with pytest.raises(CorpusError, match=r"^corpus 'hf:someone/nul-bytes' contains 3 NUL characters \(first in '0'\)"):
-        corpora._load_hub("someone/nul-bytes")
+        corpora._load_hub(corpora.HubSpec.parse("hf:someone/nul-bytes"))
 
 
 def test_the_suites_fixture_text_passes_so_thresholds_stay_below_it(tmp_path: Path) -> None:

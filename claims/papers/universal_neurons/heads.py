@@ -20,6 +20,7 @@ from claims.papers.universal_neurons.measures import universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
 from fixtures import hooks
+from fixtures.activations import MLP_POST_STREAM
 from fixtures.models import LoadedModel, ModelRef
 from fixtures.tokens import TokenSample
 
@@ -147,7 +148,7 @@ def head_universality(ctx: ClaimContext) -> Evidence:
     a rotation; its universal set should not depend on that choice.""",
     paper_ref="§4.1 Eq. 3; CLAIMS.md Appendix A (the baseline is not orthogonal)",
     axes=(Axis.GT3,),
-    needs=Needs(seeds=2, products=frozenset({"mlp_post.raw"}), untrained_control=True),
+    needs=Needs(seeds=2, products=frozenset({MLP_POST_STREAM}), untrained_control=True),
     version=2,
     criterion=Criterion(
         full="universal sets under the two baselines (excess > {universal_threshold}) have Jaccard >= {min_jaccard} and "

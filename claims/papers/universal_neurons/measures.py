@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from claims.context import ClaimContext, NotApplicable
-from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
+from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS, PRODUCTS
 from fixtures.models import ModelRef
+from fixtures.stream import activations_code_fingerprint
 
 UNIVERSALITY_VERSION = 1
 CHUNK = 8192
@@ -50,60 +51,102 @@ class Universality:
 
 
 def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
-    """The family's universality on a dataset (default: the row's), computed once and memoised on disk."""
+    """The family's universality on a dataset (default: the row's), computed once and memoised on disk.
+
+    Two routes give the same numbers (float16-rounded activations into the same running sums; equal to ~1e-6,
+    tests/unit/engine/test_family.py): when the run's other selected claims make a stored-product forward pass
+    over these models anyway, the raw activations are stored in that pass and read back (one pass per model);
+    otherwise one streaming family pass computes the sums and nothing whose size grows with the token count is
+    kept. The disk memo is keyed by the token samples and the activation code, not the route.
+    """
     family = ctx.family
     dataset = dataset or ctx.dataset
     if family is None or dataset is None:
         raise NotApplicable(f"precondition: {ctx.claim.id} needs a family of >= 2 seeds and a dataset")
     bench = ctx.workbench
-    members = family.members
-    acts = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in members]
-    controls = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in family.controls]
-    for other, ref in ((a, m) for a, m in zip(acts[1:] + controls, members[1:] + family.controls, strict=True)):
-        if not np.array_equal(other.tokens, acts[0].tokens):
-            raise NotApplicable(
-                f"precondition: one tokenizer across the family; {ref.name} tokenises the text differently from "
-                f"{members[0].name}"
-            )
+    members, controls = list(family.members), list(family.controls)
+    refs = [*members, *controls]
+    # a run that stores products of these models anyway (one forward pass each) also stores the raw activations
+    # this needs; otherwise the streaming pass is that one forward pass
+    stored = any(bench.plan.get((ref.name, dataset), frozenset()) & PRODUCTS.keys() for ref in refs)
     inputs = {
-        "members": [a.key for a in acts],
-        "controls": [a.key for a in controls],
+        "members": [bench.sample_key(m, dataset) for m in members],
+        "controls": [bench.sample_key(m, dataset) for m in controls],
         "seed": bench.settings.seed,
+        "activations_code": activations_code_fingerprint(),
     }
+    seed = bench.settings.seed
+    labels = [m.member or str(i) for i, m in enumerate(members[1:], 1)]
+    control_labels = [c.member or "c" for c in controls[1:]]
+    label = f"cross-seed correlations of {family.name} on {dataset} ({len(members)} seeds, {len(controls)} untrained)"
 
-    def compute() -> Universality:
+    def from_stored() -> Universality:
+        acts = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in refs]
+        for other, ref in zip(acts[1:], refs[1:], strict=True):
+            if not np.array_equal(other.tokens, acts[0].tokens):
+                raise NotApplicable(_tokenizer_precondition(ref.name, members[0].name))
         import torch
 
-        from claims.lib.universality import cross_model_correlations, depth_specialisation
+        from claims.lib.family import FamilyRun
+        from claims.lib.universality import cross_model_correlations
 
         keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
-        seed = bench.settings.seed
-        labels = [m.member or str(i) for i, m in enumerate(members[1:], 1)]
-        run = cross_model_correlations(raws[0], raws[1:], keep, torch.Generator().manual_seed(seed))
-        table = _table(run, labels, raws[0].shape[1], raws[0].shape[2])
-        n_layers = raws[0].shape[1]
-        depth = depth_specialisation([r.argmax_layer.numpy() for r in run.results], n_layers, raws[1].shape[1])
-        control = None
-        if len(controls) >= 2:
-            craws = [c.raw(MLP_POST_RAW) for c in controls]
+        mraws, craws = raws[: len(members)], raws[len(members) :]
+        run = cross_model_correlations(mraws[0], mraws[1:], keep, torch.Generator().manual_seed(seed))
+        crun = None
+        if len(craws) >= 2:
             crun = cross_model_correlations(craws[0], craws[1:], keep, torch.Generator().manual_seed(seed))
-            control = _table(crun, [c.member or "c" for c in family.controls[1:]], n_layers, craws[0].shape[2])
         rotated = cross_model_correlations(
-            _rotated(raws[0], seed + 1), raws[1:2], keep, torch.Generator().manual_seed(seed), baselines=("gaussian",)
+            _rotated(mraws[0], seed + 1), mraws[1:2], keep, torch.Generator().manual_seed(seed), baselines=("gaussian",)
         )
-        return Universality(
-            table=table,
-            depth=depth,
-            control=control,
-            rotated_numerator_excess=(rotated.results[0].max_corr - rotated.baselines["gaussian"][0]).numpy(),
-            single_comparison_excess=table[f"corr_{labels[0]}"].to_numpy() - table[f"baseline_{labels[0]}"].to_numpy(),
-            n_tokens=run.n_tokens,
-            comparisons=tuple(labels),
-        )
+        shapes = [(r.shape[1], r.shape[2]) for r in raws]
+        return _assemble(FamilyRun(run, crun, rotated), shapes, len(members), labels, control_labels)
 
-    label = f"cross-seed correlations of {family.name} on {dataset} ({len(members)} seeds, {len(controls)} untrained)"
+    def streamed() -> Universality:
+        from claims.lib.family import FamilyCorrelations
+
+        shapes = [(m.n_layers, m.d_mlp) for m in (bench.model(r) for r in refs)]
+        sums = FamilyCorrelations(shapes[: len(members)], shapes[len(members) :], seed, device=bench.settings.device)
+        try:
+            bench.family_pass(members, controls, dataset, sums.update)
+        except ValueError as exc:
+            if "tokenises" not in str(exc):
+                raise
+            raise NotApplicable(f"precondition: one tokenizer across the family; {exc}") from exc
+        return _assemble(sums.finish(), shapes, len(members), labels, control_labels)
+
+    compute = from_stored if stored else streamed
     return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute, label=label)
+
+
+def _tokenizer_precondition(name: str, reference: str) -> str:
+    return f"precondition: one tokenizer across the family; {name} tokenises the text differently from {reference}"
+
+
+def _assemble(
+    run: Any, shapes: list[tuple[int, int]], n_members: int, labels: list[str], control_labels: list[str]
+) -> Universality:
+    """The claims' view of a finished family run (`claims.lib.family.FamilyRun`); `shapes` are (layers, d_mlp)."""
+    from claims.lib.universality import depth_specialisation
+
+    (n_layers, d_mlp), (layers_b, _) = shapes[0], shapes[1]
+    table = _table(run.members, labels, n_layers, d_mlp)
+    depth = depth_specialisation([r.argmax_layer.numpy() for r in run.members.results], n_layers, layers_b)
+    control = None
+    if run.controls is not None:
+        c_layers, c_d = shapes[n_members]
+        control = _table(run.controls, control_labels, c_layers, c_d)
+    rotated = run.rotated
+    return Universality(
+        table=table,
+        depth=depth,
+        control=control,
+        rotated_numerator_excess=(rotated.results[0].max_corr - rotated.baselines["gaussian"][0]).numpy(),
+        single_comparison_excess=table[f"corr_{labels[0]}"].to_numpy() - table[f"baseline_{labels[0]}"].to_numpy(),
+        n_tokens=run.members.n_tokens,
+        comparisons=tuple(labels),
+    )
 
 
 def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:

@@ -23,11 +23,11 @@ from claims.papers.universal_neurons.measures import universality, weight_table
 from claims.papers.universal_neurons.prediction import require_prediction_neurons
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part
-from fixtures.activations import MLP_POST_RAW
+from fixtures.activations import MLP_POST_STREAM
 from fixtures.models import ModelRef
 
 COLUMNS = ("max_cos_in", "max_cos_out")
-CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_RAW}), untrained_control=True)
+CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_STREAM}), untrained_control=True)
 
 
 def max_cosine_to_others(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:

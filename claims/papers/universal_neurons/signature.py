@@ -21,7 +21,7 @@ from claims.lib.universality import universal_mask
 from claims.papers.universal_neurons.measures import activation_moments, universality, weight_table
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, fmt
-from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
+from fixtures.activations import MLP_POST_STREAM, MLP_PRE_MOMENTS
 
 # metric column -> the direction the paper reports for universal neurons (the bold rows of CLAIMS.md S1)
 GATED_METRICS = {"freq": "low", "skew": "high", "kurt": "high", "input_bias": "low", "l2_penalty": "high"}
@@ -84,7 +84,7 @@ def _moved(stats: dict[str, float], min_shift: float, max_p: float) -> bool:
     frequency, and very high pre-activation skew and kurtosis; non-universal neurons are Gaussian-like.""",
     paper_ref="§4.2, Fig. 3, Fig. 14",
     axes=(Axis.ORIGINAL, Axis.GT1, Axis.GT2),
-    needs=Needs(seeds=2, products=frozenset({MLP_POST_RAW, MLP_PRE_MOMENTS}), untrained_control=True),
+    needs=Needs(seeds=2, products=frozenset({MLP_POST_STREAM, MLP_PRE_MOMENTS}), untrained_control=True),
     version=2,
     criterion=Criterion(
         full="every signature metric's universal median within-layer percentile is <= {low_max} (low) or >= "

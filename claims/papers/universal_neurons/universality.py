@@ -29,10 +29,10 @@ from claims.lib.universality import FALLBACK_MIN_COUNT, FALLBACK_TOP_FRACTION, u
 from claims.papers.universal_neurons.measures import Universality, universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, fmt
-from fixtures.activations import MLP_POST_RAW
+from fixtures.activations import MLP_POST_STREAM
 
 FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
-CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_RAW}), untrained_control=True)
+CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_STREAM}), untrained_control=True)
 MIN_TOKENS = 16_384  # kept positions; below this correlations of sparse neurons rest on too few firings
 FALLBACK = {"fallback_top_frac": FALLBACK_TOP_FRACTION, "fallback_min_count": FALLBACK_MIN_COUNT}
 
@@ -269,7 +269,7 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
     all neurons and 0.105 over universal ones (GPT2-medium-a).""",
     paper_ref="§4.1 (variation across models)",
     axes=FAMILY_AXES,
-    needs=Needs(seeds=4, products=frozenset({MLP_POST_RAW}), untrained_control=True),
+    needs=Needs(seeds=4, products=frozenset({MLP_POST_STREAM}), untrained_control=True),
     version=2,
     criterion=Criterion(
         full="mean spread (max - min over comparison models) <= {max_spread_universal} over universal neurons and "
