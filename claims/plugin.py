@@ -39,6 +39,7 @@ UPDATE_BASELINE_OPTION = "--claims-update-baseline"
 NO_FIGURES_OPTION = "--no-figures"
 CLAIMS_OPTION = "--claims"
 LIST_OPTION = "--claims-list"
+PLAN_OPTION = "--claims-plan"
 
 REPORT_DEFAULT = Path("reports/summary.json")
 OPTION_DEFAULTS: dict[str, Any] = {}  # option name -> default, filled by pytest_addoption (see `active`)
@@ -147,6 +148,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only these claims, by exact id (-k U1 would also match U1-published)",
     )
     group.addoption(LIST_OPTION, action="store_true", default=False, help="list the registered claims and exit")
+    group.addoption(
+        PLAN_OPTION,
+        action="store_true",
+        default=False,
+        help="print the selected run's models, tokens, disk, memory and estimated time, then exit (refused, exit "
+        "status 4, when it does not fit this machine); runs nothing",
+    )
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
     for argument in group.options:
         OPTION_DEFAULTS[argument.names()[0]] = argument.attrs().get("default")
@@ -365,6 +373,8 @@ class ClaimsSession:
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         self._check_numbers()
+        if opt(PLAN_OPTION) and getattr(self.config.option, "numprocesses", None):
+            raise pytest.UsageError(f"{PLAN_OPTION} plans the run in one process: leave out -n")
         if opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION):
             raise pytest.UsageError(f"{UPDATE_BASELINE_OPTION} needs {BASELINE_OPTION} FILE (the file to rewrite)")
         if opt(BASELINE_OPTION) and not opt(UPDATE_BASELINE_OPTION) and not opt(BASELINE_OPTION).is_file():
@@ -526,9 +536,29 @@ class ClaimsSession:
         """Remember whether claims will run (only then do reports get written) and plan the forward passes."""
         selected = [c for item in session.items if (c := _case_of(item)) is not None]
         self.plan = forward_plan(selected)
+        if self.config.getoption(PLAN_OPTION):
+            self._print_plan(selected)
         self.selected = len(selected)
         # --collect-only runs nothing, so it must not retire or replace a real report with NOT_RUN rows
         self.collected_claims = bool(selected) and not self.config.getoption("collectonly")
+
+    def _print_plan(self, selected: list[ClaimCase]) -> None:
+        """`--claims-plan`: the estimate of the selected run (claims/plan.py), then exit before any work."""
+        from claims import plan
+        from fixtures.storage import cache_root
+
+        settings = self.settings()
+        try:
+            groups = plan.estimate(selected, self.plan, settings)
+        except (ValueError, OSError) as exc:
+            raise pytest.UsageError(str(exc)) from None
+        print("\n" + plan.render(groups, settings.device))
+        issues = plan.problems(groups, settings.device, cache_root())
+        if issues:
+            pytest.exit(
+                "the plan does not fit this machine: " + "; ".join(issues), returncode=pytest.ExitCode.USAGE_ERROR
+            )
+        pytest.exit("plan printed; nothing was run", returncode=pytest.ExitCode.OK)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -608,6 +638,7 @@ class ClaimsSession:
                 "tokens_full": settings.tokens_full,
                 "context_length": settings.context_length,
                 "dtype": settings.dtype,
+                "gemm_precision": settings.gemm_precision,
                 "seed": settings.seed,
                 "markexpr": self.config.getoption("markexpr", ""),
                 "keyword": self.config.getoption("keyword", ""),

@@ -54,6 +54,7 @@ def cross_model_correlations(
     baselines: Sequence[str] = BASELINES,
     chunk_positions: int = 16384,
     device: str | torch.device = "cpu",
+    precision: str = "float32",
 ) -> ComparisonRun:
     """Correlate every neuron of the reference model with every neuron of each comparison model, with baselines.
 
@@ -69,6 +70,7 @@ def cross_model_correlations(
         baselines: which of "gaussian", "orthogonal" to compute.
         chunk_positions: positions read and converted to float32 per step (memory is O(chunk x neurons)).
         device: where the accumulators live.
+        precision: GEMM precision (`claims.lib.correlation.PRECISIONS`; reduced ones on CUDA only).
 
     Returns:
         The per-model results and baseline maxima.
@@ -94,6 +96,7 @@ def cross_model_correlations(
         generator,
         baselines=baselines,
         device=device,
+        precision=precision,
     )
     for start in range(0, n_pos, chunk_positions):
         stop = min(start + chunk_positions, n_pos)

@@ -391,3 +391,19 @@ def test_in_a_project_without_claim_packages_the_plugin_does_nothing(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert not (pytester.path / "reports").exists()
+
+
+def test_claims_plan_prints_the_estimate_and_runs_nothing(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-plan")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*subject*dataset*models*tokens/model*route*", "total: disk *", "*nothing was run*"])
+    assert "passed" not in result.stdout.str()
+    assert not list((pytester.path / "reports").rglob("summary.json"))
+
+
+def test_claims_plan_under_xdist_is_a_usage_error_naming_the_fix(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-plan", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--claims-plan plans the run in one process: leave out -n*"])

@@ -74,6 +74,7 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
         "controls": [bench.sample_key(m, dataset) for m in controls],
         "seed": bench.settings.seed,
         "activations_code": activations_code_fingerprint(),
+        "precision": bench.settings.gemm_precision,
     }
     seed = bench.settings.seed
     labels = [m.member or str(i) for i, m in enumerate(members[1:], 1)]
@@ -93,12 +94,18 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
         keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
         mraws, craws = raws[: len(members)], raws[len(members) :]
-        run = cross_model_correlations(mraws[0], mraws[1:], keep, torch.Generator().manual_seed(seed))
+        where: dict[str, Any] = {"device": bench.settings.device, "precision": bench.settings.gemm_precision}
+        run = cross_model_correlations(mraws[0], mraws[1:], keep, torch.Generator().manual_seed(seed), **where)
         crun = None
         if len(craws) >= 2:
-            crun = cross_model_correlations(craws[0], craws[1:], keep, torch.Generator().manual_seed(seed))
+            crun = cross_model_correlations(craws[0], craws[1:], keep, torch.Generator().manual_seed(seed), **where)
         rotated = cross_model_correlations(
-            _rotated(mraws[0], seed + 1), mraws[1:2], keep, torch.Generator().manual_seed(seed), baselines=("gaussian",)
+            _rotated(mraws[0], seed + 1),
+            mraws[1:2],
+            keep,
+            torch.Generator().manual_seed(seed),
+            baselines=("gaussian",),
+            **where,
         )
         shapes = [(r.shape[1], r.shape[2]) for r in raws]
         return _assemble(FamilyRun(run, crun, rotated), shapes, len(members), labels, control_labels)
@@ -107,7 +114,13 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
         from claims.lib.family import FamilyCorrelations
 
         shapes = [(m.n_layers, m.d_mlp) for m in (bench.model(r) for r in refs)]
-        sums = FamilyCorrelations(shapes[: len(members)], shapes[len(members) :], seed, device=bench.settings.device)
+        sums = FamilyCorrelations(
+            shapes[: len(members)],
+            shapes[len(members) :],
+            seed,
+            device=bench.settings.device,
+            precision=bench.settings.gemm_precision,
+        )
         try:
             bench.family_pass(members, controls, dataset, sums.update)
         except ValueError as exc:
