@@ -153,11 +153,11 @@ def problems(groups: list[Group], device: str, cache: Any) -> list[str]:
         import torch
 
         have = torch.cuda.get_device_properties(torch.device(device)).total_memory
-        where = f"GPU memory of {device}"
+        memory = f"GPU memory of {device}"
     else:
-        have, where = psutil.virtual_memory().available, "available RAM"
+        have, memory = psutil.virtual_memory().available, "available RAM"
     if peak > have:
-        out.append(f"the largest group needs {_bytes(peak)} but the {where} is {_bytes(have)}")
+        out.append(f"the largest group needs {_bytes(peak)} but the {memory} is {_bytes(have)}")
     return out
 
 
