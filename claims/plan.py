@@ -69,8 +69,11 @@ def shape(ref: Any) -> tuple[int, int, int, float]:
         raise ValueError(
             f"--claims-plan: no config.json for {ref.name} and no known shape; download it first"
         ) from None
-    layers = int(config.get("n_layer") or config.get("num_hidden_layers"))
-    d_model = int(config.get("n_embd") or config.get("hidden_size"))
+    layers_value = config.get("n_layer") or config.get("num_hidden_layers")
+    d_model_value = config.get("n_embd") or config.get("hidden_size")
+    if layers_value is None or d_model_value is None:
+        raise ValueError(f"--claims-plan: {ref.name}'s config.json names no layer count or width")
+    layers, d_model = int(layers_value), int(d_model_value)
     d_mlp = int(config.get("n_inner") or config.get("intermediate_size") or 4 * d_model)
     vocab = int(config.get("vocab_size", 0))
     gated = config.get("model_type") in ("llama", "mistral", "qwen2", "gemma")
@@ -80,7 +83,7 @@ def shape(ref: Any) -> tuple[int, int, int, float]:
 
 def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], settings: Any) -> list[Group]:
     """One `Group` per (subject, dataset) among the selected cases."""
-    from fixtures.activations import PRODUCTS
+    from fixtures.activations import raw_products
     from fixtures.models import is_family, resolve_family, resolve_model
 
     groups: list[Group] = []
@@ -98,7 +101,7 @@ def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], 
         shapes = [shape(r) for r in refs]
         tokens = max(settings.tokens_for(r.scale) for r in refs)
         products = set().union(*(plan.get((r.name, case.dataset), frozenset()) for r in refs))
-        raw = sum(1 for p in products if p in PRODUCTS and PRODUCTS[p][1] == "raw")
+        raw = len(raw_products(products))  # the rule of Workbench.stores_raw
         weights = sum(4 * s[3] for s in shapes)
         forward = sum(2 * s[3] * tokens for s in shapes)
         correlation = 0.0
@@ -111,8 +114,12 @@ def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], 
         else:
             disk, memory, route = 0.0, weights, "stream"
         if members >= 2:
-            pairs = (members - 1) + max(controls - 1, 0) + 1
-            memory += pairs * 12 * (n * n + layers * d * d) + 2 * BATCH_CONTEXTS * settings.context_length * n * 4
+            pairs = (members - 1) + (controls - 1 if controls >= 2 else 0) + 1
+            batch = BATCH_CONTEXTS * settings.context_length
+            # sums; one shared set of float32 chunk buffers (+ bfloat16 copies and the product on GPU); the batch
+            memory += pairs * 12 * (n * n + layers * d * d) + 2 * batch * n * 4 + len(refs) * batch * n * 2
+            if settings.device.startswith("cuda"):
+                memory += 2 * batch * n * 2 + 4 * n * n
             correlation = pairs * 2.0 * tokens * n * n
         groups.append(Group(case.subject, case.dataset, len(refs), tokens, route, disk, memory, forward, correlation))
     return groups

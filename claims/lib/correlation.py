@@ -86,6 +86,8 @@ class CrossCorrelation:
         if precision != "float32" and self.device.type != "cuda":
             raise ValueError(f"precision {precision!r} needs a CUDA device (got {self.device}); use 'float32'")
         self.precision = precision
+        if precision == "bfloat16":
+            _check_bf16_product(self.device)
         n_b = layers_b * d_b
         f64: dict[str, Any] = {"dtype": torch.float64, "device": self.device}
         f32: dict[str, Any] = {"dtype": torch.float32, "device": self.device}
@@ -324,6 +326,18 @@ class CrossCorrelation:
                 corr_l = _safe_divide(cov_l, torch.outer(sd_a[rows], sd_l))
                 best[rows] = torch.maximum(best[rows], corr_l.max(dim=1).values)
         return best
+
+
+def _check_bf16_product(device: torch.device) -> None:
+    """bfloat16 mode needs `torch.mm(..., out_dtype=torch.float32)` (float32 results of bfloat16 inputs)."""
+    x = torch.ones(8, 8, dtype=torch.bfloat16, device=device)
+    try:
+        torch.mm(x, x, out_dtype=torch.float32)
+    except (TypeError, RuntimeError, NotImplementedError) as exc:
+        raise ValueError(
+            f"precision 'bfloat16' needs torch.mm(..., out_dtype=float32) on {device}, which torch "
+            f"{torch.__version__} lacks; upgrade torch or use precision 'tf32'"
+        ) from exc
 
 
 @contextlib.contextmanager

@@ -8,9 +8,10 @@ A family pass runs every seed of a family and its untrained controls over the sa
 * rotated: a Haar-rotated copy of the reference against the first other seed (U2's rotation-vs-rotation control).
 
 Nothing here grows with the token count: memory is, per comparison pair, a float64 and a float32 [n_a, n_b]
-matrix (plus the comparison model's within-layer Gram blocks), and one set of chunk buffers. For GPT-2 small
-(n = 12 x 3072 = 36,864 neurons) that is 16.3 GB per pair, so a 5-seed family (4 pairs) fits one 80 GB GPU, and
-with 5 untrained controls (4 more pairs) one 141 GB GPU; `docs/streaming.md` says how to split larger ones.
+matrix (plus the comparison model's within-layer Gram blocks), and one set of chunk buffers shared by all pairs.
+For GPT-2 small (n = 12 x 3072 = 36,864 neurons) that is 16.3 GB per pair: a 5-seed family has 5 pairs (4 seeds
+and the rotated control), 82 GB, and fits one 141 GB GPU; with 5 untrained controls (4 more pairs, 147 GB) it
+does not. `docs/streaming.md` says how to split larger ones.
 
 Activations are rounded to `round_to` (float16, as the activation store keeps them) before they enter any
 statistic, so a streamed pass and one over stored activations see the same numbers.
@@ -90,6 +91,11 @@ class FamilyCorrelations:
             device=device,
             precision=precision,
         )
+        # every accumulator overwrites the chunk buffers on each update: one set serves them all
+        for part in (self.rotated, self.controls):
+            if part is not None:
+                for acc in part.accs:
+                    acc.share_workspace(self.members.accs[0])
         rotation = haar_orthogonal(layers, d, torch.Generator().manual_seed(seed + 1))
         self.rotation = rotation.to(device=self.device, dtype=torch.float32)
 
@@ -107,14 +113,13 @@ class FamilyCorrelations:
             cflat = [self._flat(x) for x in controls]
             self.controls.update(cflat[0], cflat[1:])
         with tf32(self.precision != "float32"):  # the rotated copy is rounded to `round_to` right after
-            rotated = torch.einsum("tld,lkd->tlk", self._rounded(members[0]), self.rotation)
+            rotated = torch.einsum("tld,lkd->tlk", self._rounded(members[0]).float(), self.rotation)
         self.rotated.update(self._flat(rotated), flat[1:2])
 
     def _rounded(self, x: Tensor) -> Tensor:
+        """On the device, rounded to `round_to` (CrossCorrelation converts into its float32 buffers itself)."""
         x = x.to(self.device)
-        if self.round_to is not None:
-            x = x.to(self.round_to)
-        return x.float()
+        return x if self.round_to is None else x.to(self.round_to)
 
     def _flat(self, x: Tensor) -> Tensor:
         return self._rounded(x).reshape(x.shape[0], -1)

@@ -225,10 +225,14 @@ def test_a_hub_spec_carries_config_split_and_revision() -> None:
         HubSpec.parse("hf:allenai/c4?branch=x")
 
 
-def test_a_hub_dataset_is_streamed_only_until_the_token_budget_is_met(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hub_dataset_is_streamed_only_until_the_token_budget_is_met_and_then_read_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import datasets
 
     from fixtures import corpora
+
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path))
 
     pulled: list[int] = []
     asked: dict[str, object] = {}
@@ -250,3 +254,8 @@ def test_a_hub_dataset_is_streamed_only_until_the_token_budget_is_met(monkeypatc
     assert corpus.source["characters"] >= corpora.HUB_CHARS_PER_TOKEN * 1000
     assert corpus.source["requested_revision"] == "v1"
     assert corpus.source["revision"] == "v1"  # the hub cannot be asked here: the request is recorded as is
+    pulled.clear()
+    again = corpora._load_hub(corpora.HubSpec.parse("hf:someone/big?config=en&revision=v1"), 1000)
+    assert not pulled  # no second stream: the text comes from the cache
+    assert again.sha256 == corpus.sha256
+    assert again.source == corpus.source

@@ -164,13 +164,16 @@ def test_corpus_that_is_mostly_one_word_is_refused_even_with_enough_distinct_wor
     )
 
 
-def test_hub_dataset_text_goes_through_the_same_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_dataset_text_goes_through_the_same_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import datasets
+
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path))
 
     fake = datasets.Dataset.from_dict({"text": ["\x00\x00\x00", "ok"]})
     monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: fake)
     with pytest.raises(CorpusError, match=r"^corpus 'hf:someone/nul-bytes' contains 3 NUL characters \(first in '0'\)"):
         corpora._load_hub(corpora.HubSpec.parse("hf:someone/nul-bytes"))
+    assert not list(tmp_path.rglob("hf-*.jsonl")), "refused text was cached"
 
 
 def test_the_suites_fixture_text_passes_so_thresholds_stay_below_it(tmp_path: Path) -> None:

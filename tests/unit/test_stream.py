@@ -64,3 +64,21 @@ def test_the_gpu_benchmark_runs_on_cpu_in_its_quick_form() -> None:
     assert res["positions_per_s"] > 0
     assert res["projected_paper_u1_s"] > benchmark_gpu.PAPER_TOKENS / res["positions_per_s"]
     assert "projected paper U1" in benchmark_gpu.table(res)
+
+
+def test_nan_activations_stop_the_pass_with_the_models_name() -> None:
+    import pytest
+
+    from fixtures.activations import ActivationError
+
+    def fine(batch: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(*batch.shape, 1, 2)
+
+    def broken(batch: torch.Tensor) -> torch.Tensor:
+        return torch.full((*batch.shape, 1, 2), float("nan"))
+
+    tokens = torch.zeros(2, 4, dtype=torch.long)
+    with pytest.raises(ActivationError, match="seed-b produced NaN/inf MLP activations in contexts 0-1"):
+        family_pass(
+            [fine, broken], [], tokens, None, lambda m, c: None, batch_size=2, device="cpu", names=["a", "seed-b"]
+        )

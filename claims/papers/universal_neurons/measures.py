@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from claims.context import ClaimContext, NotApplicable
-from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS, PRODUCTS
+from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
 from fixtures.models import ModelRef
 from fixtures.stream import activations_code_fingerprint
 
@@ -53,11 +53,10 @@ class Universality:
 def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
     """The family's universality on a dataset (default: the row's), computed once and memoised on disk.
 
-    Two routes give the same numbers (float16-rounded activations into the same running sums; equal to ~1e-6,
-    tests/unit/engine/test_family.py): when the run's other selected claims make a stored-product forward pass
-    over these models anyway, the raw activations are stored in that pass and read back (one pass per model);
-    otherwise one streaming family pass computes the sums and nothing whose size grows with the token count is
-    kept. The disk memo is keyed by the token samples and the activation code, not the route.
+    Two routes give the same numbers in float32 (float16-rounded activations into the same running sums; equal to
+    ~1e-6, tests/unit/engine/test_family.py): when other selected claims store these models' raw activations
+    anyway, they are read back (one pass per model); otherwise one streaming family pass computes the sums and
+    nothing whose size grows with the token count is kept. In float32 the disk memo is shared by both routes.
     """
     family = ctx.family
     dataset = dataset or ctx.dataset
@@ -66,15 +65,19 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
     bench = ctx.workbench
     members, controls = list(family.members), list(family.controls)
     refs = [*members, *controls]
-    # a run that stores products of these models anyway (one forward pass each) also stores the raw activations
-    # this needs; otherwise the streaming pass is that one forward pass
-    stored = any(bench.plan.get((ref.name, dataset), frozenset()) & PRODUCTS.keys() for ref in refs)
+    # a run that stores these models' raw activations anyway (other claims need them) reads them back; otherwise the
+    # streaming pass computes the sums and keeps no activations
+    stored = bench.stores_raw(refs, dataset)
+    precision = bench.settings.gemm_precision
     inputs = {
         "members": [bench.sample_key(m, dataset) for m in members],
         "controls": [bench.sample_key(m, dataset) for m in controls],
         "seed": bench.settings.seed,
         "activations_code": activations_code_fingerprint(),
-        "precision": bench.settings.gemm_precision,
+        "precision": precision,
+        # in float32 both routes give the same numbers (~1e-6) and share the memo; in reduced precision their
+        # different chunking rounds differently (~1e-4), so each route keeps its own
+        "route": "any" if precision == "float32" else ("stored" if stored else "stream"),
     }
     seed = bench.settings.seed
     labels = [m.member or str(i) for i, m in enumerate(members[1:], 1)]
@@ -94,7 +97,7 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
         keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
         mraws, craws = raws[: len(members)], raws[len(members) :]
-        where: dict[str, Any] = {"device": bench.settings.device, "precision": bench.settings.gemm_precision}
+        where: dict[str, Any] = {"device": bench.settings.device, "precision": precision}
         run = cross_model_correlations(mraws[0], mraws[1:], keep, torch.Generator().manual_seed(seed), **where)
         crun = None
         if len(craws) >= 2:
@@ -113,21 +116,27 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
     def streamed() -> Universality:
         from claims.lib.family import FamilyCorrelations
 
-        shapes = [(m.n_layers, m.d_mlp) for m in (bench.model(r) for r in refs)]
-        sums = FamilyCorrelations(
-            shapes[: len(members)],
-            shapes[len(members) :],
-            seed,
-            device=bench.settings.device,
-            precision=bench.settings.gemm_precision,
-        )
+        paired = controls if len(controls) >= 2 else []  # one control has nothing to be compared with
+        state: dict[str, Any] = {}
+
+        def consumer_for(models: list[Any]) -> Any:
+            state["shapes"] = [(m.n_layers, m.d_mlp) for m in models]
+            state["sums"] = FamilyCorrelations(
+                state["shapes"][: len(members)],
+                state["shapes"][len(members) :],
+                seed,
+                device=bench.settings.device,
+                precision=precision,
+            )
+            return state["sums"].update
+
         try:
-            bench.family_pass(members, controls, dataset, sums.update)
+            bench.family_pass(members, paired, dataset, consumer_for)
         except ValueError as exc:
             if "tokenises" not in str(exc):
                 raise
             raise NotApplicable(f"precondition: one tokenizer across the family; {exc}") from exc
-        return _assemble(sums.finish(), shapes, len(members), labels, control_labels)
+        return _assemble(state["sums"].finish(), state["shapes"], len(members), labels, control_labels)
 
     compute = from_stored if stored else streamed
     return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute, label=label)

@@ -50,3 +50,15 @@ def test_the_streamed_and_the_stored_route_give_the_same_universality(
     np.testing.assert_allclose(streamed.control.excess_corr, stored.control.excess_corr, atol=1e-5)
     np.testing.assert_allclose(streamed.rotated_numerator_excess, stored.rotated_numerator_excess, atol=1e-5)
     np.testing.assert_allclose(streamed.depth, stored.depth, atol=1e-12)
+
+
+def test_a_family_with_a_single_control_streams_without_a_control_table(
+    declare, tiny_dirs, text_dir, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(models, "CATALOGUE", models.FamilyCatalogue(hub=dict(models.HUB_FAMILIES)))
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path))
+    seeds = [str(tiny_dirs[k]) for k in ("random0", "random1")]
+    models.declare_family("one-control", seeds, controls=[str(tiny_dirs["random2"])])
+    u, passes = _universality("one-control", text_dir, set())
+    assert u.control is None  # one control has nothing to be compared with (as on the stored route)
+    assert passes == 2
