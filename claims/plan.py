@@ -69,11 +69,12 @@ def shape(ref: Any) -> tuple[int, int, int, float]:
         raise ValueError(
             f"--claims-plan: no config.json for {ref.name} and no known shape; download it first"
         ) from None
-    layers_value = config.get("n_layer") or config.get("num_hidden_layers")
-    d_model_value = config.get("n_embd") or config.get("hidden_size")
-    if layers_value is None or d_model_value is None:
+    from fixtures.models import config_dims
+
+    dims = config_dims(config)
+    if dims is None:
         raise ValueError(f"--claims-plan: {ref.name}'s config.json names no layer count or width")
-    layers, d_model = int(layers_value), int(d_model_value)
+    layers, d_model = dims
     d_mlp = int(config.get("n_inner") or config.get("intermediate_size") or 4 * d_model)
     vocab = int(config.get("vocab_size", 0))
     gated = config.get("model_type") in ("llama", "mistral", "qwen2", "gemma")

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from claims.lib.correlation import CUDA_ALIGN
+from claims.lib.correlation import CUDA_ALIGN, tf32
 from claims.lib.family import FamilyCorrelations
 from fixtures.stream import family_pass, plain_post_runner
 
@@ -68,13 +68,9 @@ def _matmul_tflops(n: int, t: int, precision: str, device: torch.device, repeats
     width = -(-(n + 1) // CUDA_ALIGN) * CUDA_ALIGN  # the padded width CrossCorrelation multiplies
     a = torch.randn(t, width, device=device).to(dtype)
     b = torch.randn(t, width, device=device).to(dtype)
-    previous = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
-    try:
+    with tf32(precision == "tf32"):
         a.T @ b  # warm-up
         seconds = _timed(lambda: [a.T @ b for _ in range(repeats)], device) / repeats
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous
     return 2.0 * t * width**2 / seconds / 1e12
 
 

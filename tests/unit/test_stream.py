@@ -82,3 +82,14 @@ def test_nan_activations_stop_the_pass_with_the_models_name() -> None:
         family_pass(
             [fine, broken], [], tokens, None, lambda m, c: None, batch_size=2, device="cpu", names=["a", "seed-b"]
         )
+
+
+def test_models_that_tokenise_differently_have_no_common_sample() -> None:
+    import pytest
+
+    from fixtures.tokens import TokenisationMismatch, require_same_tokens
+
+    same = np.zeros((2, 4), dtype=np.int64)
+    require_same_tokens(["a", "b"], [same, same.copy()])
+    with pytest.raises(TokenisationMismatch, match="^b tokenises the text differently from a$"):
+        require_same_tokens(["a", "b"], [same, same + 1])

@@ -19,6 +19,7 @@ from claims.context import ClaimContext, NotApplicable
 from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
 from fixtures.models import ModelRef
 from fixtures.stream import activations_code_fingerprint
+from fixtures.tokens import TokenisationMismatch, require_same_tokens
 
 UNIVERSALITY_VERSION = 1
 CHUNK = 8192
@@ -86,9 +87,7 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
 
     def from_stored() -> Universality:
         acts = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in refs]
-        for other, ref in zip(acts[1:], refs[1:], strict=True):
-            if not np.array_equal(other.tokens, acts[0].tokens):
-                raise NotApplicable(_tokenizer_precondition(ref.name, members[0].name))
+        require_same_tokens([r.name for r in refs], [a.tokens for a in acts])
         import torch
 
         from claims.lib.family import FamilyRun
@@ -130,20 +129,14 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
             )
             return state["sums"].update
 
-        try:
-            bench.family_pass(members, paired, dataset, consumer_for)
-        except ValueError as exc:
-            if "tokenises" not in str(exc):
-                raise
-            raise NotApplicable(f"precondition: one tokenizer across the family; {exc}") from exc
+        bench.family_pass(members, paired, dataset, consumer_for)
         return _assemble(state["sums"].finish(), state["shapes"], len(members), labels, control_labels)
 
     compute = from_stored if stored else streamed
-    return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute, label=label)
-
-
-def _tokenizer_precondition(name: str, reference: str) -> str:
-    return f"precondition: one tokenizer across the family; {name} tokenises the text differently from {reference}"
+    try:
+        return bench.derived("universality", UNIVERSALITY_VERSION, inputs, compute, label=label)
+    except TokenisationMismatch as exc:
+        raise NotApplicable(f"precondition: one tokenizer across the family; {exc}") from exc
 
 
 def _assemble(
