@@ -91,5 +91,5 @@ def test_models_that_tokenise_differently_have_no_common_sample() -> None:
 
     same = np.zeros((2, 4), dtype=np.int64)
     require_same_tokens(["a", "b"], [same, same.copy()])
-    with pytest.raises(TokenisationMismatch, match="^b tokenises the text differently from a$"):
+    with pytest.raises(TokenisationMismatch, match=r"^b tokenises the text differently from a$"):
         require_same_tokens(["a", "b"], [same, same + 1])
