@@ -87,7 +87,7 @@ def test_nan_activations_stop_the_pass_with_the_models_name() -> None:
 def test_models_that_tokenise_differently_have_no_common_sample() -> None:
     import pytest
 
-    from fixtures.tokens import TokenisationMismatch, require_same_tokens
+    from fixtures.workbench import TokenisationMismatch, require_same_tokens
 
     same = np.zeros((2, 4), dtype=np.int64)
     require_same_tokens(["a", "b"], [same, same.copy()])

@@ -19,7 +19,7 @@ from claims.context import ClaimContext, NotApplicable
 from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
 from fixtures.models import ModelRef
 from fixtures.stream import activations_code_fingerprint
-from fixtures.tokens import TokenisationMismatch, require_same_tokens
+from fixtures.workbench import TokenisationMismatch, require_same_tokens
 
 UNIVERSALITY_VERSION = 1
 CHUNK = 8192
