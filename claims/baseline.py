@@ -83,7 +83,7 @@ def merged(
 ) -> list[dict[str, Any]]:
     """The baseline after this run: its rows replace theirs, every other row is kept.
 
-    A narrowed run (`-k`, `-m`, `--models`) therefore updates what it ran and nothing else. Only rows the
+    A narrowed run (`-k`, `-m`, `--claims-models`) therefore updates what it ran and nothing else. Only rows the
     run would have produced and no longer can (a deleted or renamed claim: `missing` in `compare`) are dropped.
     """
     produced = {e["key"]: e for e in (entry(r) for r in rows)}

@@ -1,10 +1,10 @@
 """The claim matrix: claims x subjects x datasets -> test cases, each on one generalisation axis.
 
-Profiles name the default subjects and datasets per axis. When the user passes `--models` or `--datasets`,
+Profiles name the default subjects and datasets per axis. When the user passes `--claims-models` or `--claims-datasets`,
 those replace the profile's for every axis and each row's axis is derived from what is new relative to the
 paper (`claims.profiles.axis_of`). A claim joins only the axes it declares; weight-only claims run once per
 subject with no dataset. A claim with rows on GT1 or GT2 brings the profile's original rows of the same scale
-(small zoo or full-size models): generalisation is judged against them, so `pytest -m gt1` or `--models X`
+(small zoo or full-size models): generalisation is judged against them, so `pytest -m gt1` or `--claims-models X`
 answers on its own. Full-size rows with no full-size original in the profile are judged against the paper.
 """
 

@@ -24,19 +24,19 @@ from claims.registry import PAPERS_PACKAGE, load_all
 from claims.verdict import Axis, Evidence, Verdict, jsonable
 
 PROFILE_OPTION = "--claims-profile"
-MODELS_OPTION = "--models"
-DATASETS_OPTION = "--datasets"
-FAMILY_OPTION = "--family"
-FAMILIES_FILE_OPTION = "--families-file"
-TOKENS_OPTION = "--tokens"
-CONTEXT_OPTION = "--context-length"
-DEVICE_OPTION = "--device"
-DTYPE_OPTION = "--dtype"
+MODELS_OPTION = "--claims-models"
+DATASETS_OPTION = "--claims-datasets"
+FAMILY_OPTION = "--claims-family"
+FAMILIES_FILE_OPTION = "--claims-families-file"
+TOKENS_OPTION = "--claims-tokens"
+CONTEXT_OPTION = "--claims-context-length"
+DEVICE_OPTION = "--claims-device"
+DTYPE_OPTION = "--claims-dtype"
 SEED_OPTION = "--claims-seed"
 REPORT_OPTION = "--claims-report"
 BASELINE_OPTION = "--claims-baseline"
 UPDATE_BASELINE_OPTION = "--claims-update-baseline"
-NO_FIGURES_OPTION = "--no-figures"
+NO_FIGURES_OPTION = "--claims-no-figures"
 CLAIMS_OPTION = "--claims"
 LIST_OPTION = "--claims-list"
 PLAN_OPTION = "--claims-plan"
@@ -484,7 +484,7 @@ class ClaimsSession:
     def report_path(self) -> Path:
         """Where summary.json goes (relative paths are taken from the invocation directory).
 
-        A narrowed run (`-k`, `-m`, `--models`, `--datasets`, a family option, or fewer rows than the matrix) writes
+        A narrowed run (`-k`, `-m`, `--claims-models`, `--claims-datasets`, a family option, or fewer rows than the matrix) writes
         to `narrowed/` beside the default report, never over a full one; a path given explicitly is used as is.
         """
         path: Path = self.config.getoption(REPORT_OPTION)

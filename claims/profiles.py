@@ -1,6 +1,6 @@
 """Run profiles: which models and data each axis runs on, and how many tokens — one screen of knobs.
 
-`--claims-profile NAME` picks one; `--models` / `--datasets` replace its subjects / datasets (the axis of each
+`--claims-profile NAME` picks one; `--claims-models` / `--claims-datasets` replace its subjects / datasets (the axis of each
 row is then derived from what is new relative to the paper, see `axis_of`).
 """
 

@@ -31,7 +31,7 @@ def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimCon
         if not is_family(case.subject.split(":", 1)[0]) or ":" in case.subject:
             raise NotApplicable(
                 f"precondition: >= {claim.needs.seeds} seeds of one architecture; {case.subject} is a single "
-                "model (declare a family with --family NAME=SPEC,SPEC,...)"
+                "model (declare a family with --claims-family NAME=SPEC,SPEC,...)"
             )
         family = resolve_family(case.subject)
         if len(family.members) < claim.needs.seeds:

@@ -1,6 +1,6 @@
 """A family of untrained models must never PASS a claim: the control is part of every decision.
 
-Five random initialisations of the base zoo family's config are declared as a family with `--family`, exactly as a
+Five random initialisations of the base zoo family's config are declared as a family with `--claims-family`, exactly as a
 user would declare their own seeds, and every claim runs on them in a nested pytest session. Their "effects"
 are what initialisation alone produces, which is what each claim's control measures, so no row may PASS.
 """
@@ -45,12 +45,12 @@ def test_a_family_of_untrained_models_passes_no_claim(untrained_family: list[Pat
         "-p",
         "no:cacheprovider",
         "-q",
-        "--no-figures",
-        "--family",
+        "--claims-no-figures",
+        "--claims-family",
         "untrained=" + ",".join(str(f) for f in untrained_family),
-        "--models",
+        "--claims-models",
         "untrained",
-        "--datasets",
+        "--claims-datasets",
         "sotu",
         "-m",
         "not original",  # the zoo's original rows come along as references; only the untrained rows matter here

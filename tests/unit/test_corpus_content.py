@@ -2,7 +2,7 @@
 
 Corpus-level rules (fixtures.corpora.check_text_content) run on every load, without a tokenizer; the sample-level
 rule (fixtures.tokens.check_sample) runs where a sample is drawn, and catches what only a tokenizer shows. The
-start-up path (a usage error from `pytest --datasets=...`) is in tests/unit/reliability/test_reliability_corpus_content.py.
+start-up path (a usage error from `pytest --claims-datasets=...`) is in tests/unit/reliability/test_reliability_corpus_content.py.
 """
 
 from __future__ import annotations

@@ -198,5 +198,5 @@ def test_a_gt1_selection_brings_the_original_rows_it_is_judged_against() -> None
     claims = [c for c in load_all().values() if c.id == "U1"]
     cases = expand(claims, get_profile("default"), models=["zoo-gpt2-n"])
     originals = [c for c in cases if c.axis is Axis.ORIGINAL]
-    assert originals, "the original rows of U1 must be part of a --models run"
+    assert originals, "the original rows of U1 must be part of a --claims-models run"
     assert Axis.GT1 in serves(originals[0], cases)

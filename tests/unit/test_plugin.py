@@ -223,9 +223,9 @@ def test_a_bad_baseline_is_a_one_line_usage_error_before_any_claim_runs(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--models", ","], "*--models is empty*"),
-        (["--datasets", ""], "*--datasets is empty*"),
-        (["--family", "f=a,b", "--family", "f=c,d"], "*--family declares f more than once*"),
+        (["--claims-models", ","], "*--claims-models is empty*"),
+        (["--claims-datasets", ""], "*--claims-datasets is empty*"),
+        (["--claims-family", "f=a,b", "--claims-family", "f=c,d"], "*--claims-family declares f more than once*"),
     ],
 )
 def test_an_empty_list_or_a_repeated_family_is_a_usage_error(
@@ -251,7 +251,7 @@ def test_baseline_reports_a_missing_claim(pytester: pytest.Pytester, workers: li
 
 def test_unknown_model_is_a_usage_error_without_report(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--models", "no-such-model-xyz")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-models", "no-such-model-xyz")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no-such-model-xyz*not available offline*"])
     assert not (pytester.path / "reports" / "summary.json").exists()
@@ -259,9 +259,9 @@ def test_unknown_model_is_a_usage_error_without_report(pytester: pytest.Pytester
 
 def test_bad_token_count_is_a_usage_error(pytester: pytest.Pytester) -> None:
     _suite(pytester)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--tokens", "0")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-tokens", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--tokens must be a positive number*"])
+    result.stderr.fnmatch_lines(["*--claims-tokens must be a positive number*"])
 
 
 def test_collect_only_leaves_an_existing_report_untouched(pytester: pytest.Pytester) -> None:
@@ -364,11 +364,16 @@ def test_an_unknown_claim_id_is_a_usage_error_naming_the_known_ones(pytester: py
 def test_in_a_project_without_claim_packages_the_plugin_does_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Its own `--device` and `--models` options and `case` fixture are the project's; ours are `--claims-*`."""
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM"):
         monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(
         """
         import pytest
+
+        def pytest_addoption(parser):
+            parser.addoption("--device", default="cpu")
+            parser.addoption("--models", default="")
 
         @pytest.fixture
         def case():
@@ -383,13 +388,17 @@ def test_in_a_project_without_claim_packages_the_plugin_does_nothing(
         def test_their_own_case_fixture_is_untouched(case):
             assert case == "theirs"
 
+        def test_their_own_options_are_parsed(request):
+            assert request.config.getoption("--device") == "tpu"
+            assert request.config.getoption("--models") == "mine"
+
         def test_no_torch_no_transformers_no_environment_change():
             assert "torch" not in sys.modules and "transformers" not in sys.modules
             assert "HF_HUB_OFFLINE" not in os.environ and "TOKENIZERS_PARALLELISM" not in os.environ
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--device", "tpu", "--models=mine")
+    result.assert_outcomes(passed=3)
     assert not (pytester.path / "reports").exists()
 
 

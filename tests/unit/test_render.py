@@ -106,7 +106,7 @@ def fake_rows() -> list[dict[str, Any]]:
         _row("Q1", "needs seeds", "gt3", "gpt2-medium", "pile-10k", "NOT_RUN", 0.0),
     ]
     rows[10]["key"] = {"name": "", "value": None, "criterion": "", "tolerance": 0.0}
-    rows[10]["reason"] = "RuntimeError: CUDA out of memory | retry with --device cpu"
+    rows[10]["reason"] = "RuntimeError: CUDA out of memory | retry with --claims-device cpu"
     return rows
 
 

@@ -94,7 +94,7 @@ def usage_error(pytester: pytest.Pytester, toy_suite, lean_flags: tuple[str, ...
 
     def run(*args: str) -> str:
         toy_suite(TOY_CLAIM)
-        result = pytester.runpytest_subprocess(*lean_flags, "--no-figures", *args)
+        result = pytester.runpytest_subprocess(*lean_flags, "--claims-no-figures", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
         assert not (pytester.path / "reports" / "summary.json").exists()
         errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]

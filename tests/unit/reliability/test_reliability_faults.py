@@ -394,7 +394,7 @@ def test_inf_activations_are_refused_naming_the_hook(tmp_path: Path, tiny_model_
 
     model = _edited_model(tiny_model_dir, tmp_path / "inf-model", poison)
     cache = tmp_path / "cache"
-    with pytest.raises(ActivationError, match=r"NaN/inf values in blocks.1.mlp.hook_pre .*Rerun with --dtype float32"):
+    with pytest.raises(ActivationError, match=r"NaN/inf values in blocks.1.mlp.hook_pre .*Rerun with --claims-dtype float32"):
         _get(cache, model, corpus)
     assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".lock"]
 
@@ -408,7 +408,7 @@ def test_float16_overflow_is_refused_naming_dtype_float32(tmp_path: Path, tiny_m
     model = _edited_model(tiny_model_dir, tmp_path / "overflow-model", overflow, dtype="float16")
     tmp_path = tmp_path / "cache"
     with pytest.raises(
-        ActivationError, match=r"NaN/inf values in blocks.0.mlp.hook_pre .*fp16 overflow.*--dtype float32"
+        ActivationError, match=r"NaN/inf values in blocks.0.mlp.hook_pre .*fp16 overflow.*--claims-dtype float32"
     ):
         _get(tmp_path, model, corpus)
 

@@ -63,13 +63,13 @@ def _toy_claim_on_text():  # type: ignore[no-untyped-def]
 
 
 def test_unknown_model_name_suggests_the_close_registered_name(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--models", "smolm2-135m")
+    error = usage_error("--claims-models", "smolm2-135m")
     assert "'smolm2-135m' is not available offline" in error
     assert "Did you mean 'smollm2-135m-instruct-q4'?" in error
 
 
 def test_unknown_corpus_name_suggests_the_close_registered_name(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--datasets", "shakespear")
+    error = usage_error("--claims-datasets", "shakespear")
     assert "unknown corpus 'shakespear'. Did you mean 'shakespeare'?" in error
     assert "or pass a local .txt file or folder" in error
 
@@ -82,14 +82,14 @@ def test_hub_id_offline_fails_within_five_seconds_naming_hf_download() -> None:
 
 
 def test_hub_id_offline_is_a_usage_error_before_any_test_runs(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--models", "EleutherAI/pythia-14m")
+    error = usage_error("--claims-models", "EleutherAI/pythia-14m")
     assert "hf download EleutherAI/pythia-14m" in error
 
 
 def test_model_dir_without_config_json_names_save_pretrained(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "weights-only").mkdir()
     (tmp_path / "weights-only" / "model.safetensors").write_bytes(b"x")
-    error = usage_error(f"--models={tmp_path / 'weights-only'}")
+    error = usage_error(f"--claims-models={tmp_path / 'weights-only'}")
     assert "has no config.json; save the model with `model.save_pretrained(dir)`" in error
 
 
@@ -98,7 +98,7 @@ def test_model_path_as_a_separate_argument_is_read_as_the_option_value(  # type:
 ) -> None:
     (tmp_path / "weights-only").mkdir()
     (tmp_path / "weights-only" / "model.safetensors").write_bytes(b"x")
-    error = usage_error("--models", str(tmp_path / "weights-only"))
+    error = usage_error("--claims-models", str(tmp_path / "weights-only"))
     assert "has no config.json; save the model with `model.save_pretrained(dir)`" in error
 
 
@@ -156,14 +156,14 @@ def test_family_mixing_architectures_is_a_usage_error_listing_each_member(  # ty
     shutil.copytree(tiny_model_dir, three)
     config = json.loads((three / "config.json").read_text())
     (three / "config.json").write_text(json.dumps(config | {"n_layer": 3}))
-    error = usage_error(f"--family=mix={two},{three}", "--models", "mix")
+    error = usage_error(f"--claims-family=mix={two},{three}", "--claims-models", "mix")
     assert "family 'mix' mixes architectures, so its neurons cannot be matched" in error
     assert f"{two}: " in error
     assert f"{three}: " in error
 
 
 def test_family_of_one_member_is_a_usage_error(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error(f"--family=solo={_fake_model_dir(tmp_path, 'one')}")
+    error = usage_error(f"--claims-family=solo={_fake_model_dir(tmp_path, 'one')}")
     assert "family 'solo' needs at least 2 members (seeds), got 1" in error
 
 
@@ -171,13 +171,13 @@ def test_family_of_one_member_is_a_usage_error(usage_error, tmp_path: Path) -> N
 
 
 def test_zero_tokens_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--tokens", "0")
-    assert error == "ERROR: --tokens must be a positive number of tokens, got 0"
+    error = usage_error("--claims-tokens", "0")
+    assert error == "ERROR: --claims-tokens must be a positive number of tokens, got 0"
 
 
 def test_negative_tokens_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--tokens", "-5")
-    assert error == "ERROR: --tokens must be a positive number of tokens, got -5"
+    error = usage_error("--claims-tokens", "-5")
+    assert error == "ERROR: --claims-tokens must be a positive number of tokens, got -5"
 
 
 def test_more_tokens_than_the_corpus_holds_names_both_numbers(tiny_model_dir: Path, text_dir: Path) -> None:
@@ -191,7 +191,7 @@ def test_more_tokens_than_the_corpus_holds_names_both_numbers(tiny_model_dir: Pa
     available = int(message.split("has only ")[1].split(" tokens")[0].replace(",", ""))
     assert 0 < available < 10_000_000
     assert f"corpus {str(text_dir)!r} has only {available:,} tokens" in message
-    assert "10,000,000 were requested. Lower --tokens or use a larger corpus" in message
+    assert "10,000,000 were requested. Lower --claims-tokens or use a larger corpus" in message
 
 
 # --- corpora ---------------------------------------------------------------------------------------------------
@@ -199,25 +199,25 @@ def test_more_tokens_than_the_corpus_holds_names_both_numbers(tiny_model_dir: Pa
 
 def test_empty_corpus_file_is_a_usage_error(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "empty.txt").write_text(" \n\n")
-    error = usage_error(f"--datasets={tmp_path / 'empty.txt'}")
+    error = usage_error(f"--claims-datasets={tmp_path / 'empty.txt'}")
     assert f"corpus {str(tmp_path / 'empty.txt')!r} is empty: its .txt files hold no text" in error
 
 
 def test_corpus_folder_without_text_files_is_a_usage_error(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.md").write_text("no .txt here")
-    error = usage_error(f"--datasets={tmp_path / 'notes'}")
+    error = usage_error(f"--claims-datasets={tmp_path / 'notes'}")
     assert f"corpus folder {str(tmp_path / 'notes')!r} holds no .txt files" in error
 
 
 def test_non_utf8_corpus_file_names_the_byte_and_iconv(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "latin1.txt").write_bytes("café crème".encode("latin-1"))
-    error = usage_error(f"--datasets={tmp_path / 'latin1.txt'}")
+    error = usage_error(f"--claims-datasets={tmp_path / 'latin1.txt'}")
     assert "latin1.txt is not valid UTF-8 (byte 3); convert it, e.g. `iconv -f latin1 -t utf-8`" in error
 
 
 def test_missing_corpus_path_is_a_usage_error(usage_error, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error(f"--datasets={tmp_path / 'absent.txt'}")
+    error = usage_error(f"--claims-datasets={tmp_path / 'absent.txt'}")
     assert "does not exist" in error
 
 
@@ -240,27 +240,27 @@ def test_unknown_profile_is_a_usage_error_listing_the_profiles(usage_error) -> N
 
 
 def test_bad_device_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--device", "gpu")
-    assert error == "ERROR: --device 'gpu': expected auto, cpu, cuda or cuda:N"
+    error = usage_error("--claims-device", "gpu")
+    assert error == "ERROR: --claims-device 'gpu': expected auto, cpu, cuda or cuda:N"
 
 
 def test_bad_dtype_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--dtype", "float64")
-    assert error == "ERROR: --dtype 'float64': expected float32, bfloat16 or float16"
+    error = usage_error("--claims-dtype", "float64")
+    assert error == "ERROR: --claims-dtype 'float64': expected float32, bfloat16 or float16"
 
 
 def test_context_length_below_two_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
-    error = usage_error("--context-length", "1")
-    assert error == "ERROR: --context-length must be >= 2, got 1"
+    error = usage_error("--claims-context-length", "1")
+    assert error == "ERROR: --claims-context-length must be >= 2, got 1"
 
 
 def test_cuda_device_without_a_gpu_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU, so --device cuda is valid here")
-    error = usage_error("--device", "cuda")
-    assert error == "ERROR: --device cuda asked for a GPU, but torch sees none; use --device cpu or auto"
+        pytest.skip("this machine has a GPU, so --claims-device cuda is valid here")
+    error = usage_error("--claims-device", "cuda")
+    assert error == "ERROR: --claims-device cuda asked for a GPU, but torch sees none; use --claims-device cpu or auto"
 
 
 def test_report_path_below_a_file_is_a_usage_error(usage_error, pytester: pytest.Pytester) -> None:  # type: ignore[no-untyped-def]

@@ -49,12 +49,12 @@ for i in range({N_READERS}):
 def _options(lean_flags: tuple[str, ...], model_dir: Path, text_dir: Path) -> list[str]:
     return [
         *lean_flags,
-        "--no-figures",
-        f"--models={model_dir}",
-        f"--datasets={text_dir}",
-        "--tokens=256",
-        "--context-length=32",
-        "--device=cpu",
+        "--claims-no-figures",
+        f"--claims-models={model_dir}",
+        f"--claims-datasets={text_dir}",
+        "--claims-tokens=256",
+        "--claims-context-length=32",
+        "--claims-device=cpu",
     ]
 
 
@@ -81,7 +81,7 @@ def test_four_xdist_workers_on_a_cold_cache_compute_each_entry_once(  # type: ig
         *_options(lean_flags, tiny_model_dir, text_dir), "-n", "4", "--dist", "worksteal"
     )
     result.assert_outcomes(passed=N_READERS)
-    summary = json.loads((pytester.path / "reports" / "narrowed" / "summary.json").read_text())  # --models narrows
+    summary = json.loads((pytester.path / "reports" / "narrowed" / "summary.json").read_text())  # --claims-models narrows
     assert {row["measured"]["worker"] for row in summary["claims"]} == {"gw0", "gw1", "gw2", "gw3"}
     _check_one_forward_pass([summary], private_cache)
 
