@@ -421,3 +421,43 @@ def test_atomic_write_gives_the_file_the_umask_mode_not_mkstemps_0600(tmp_path: 
     finally:
         os.umask(old)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_truncated_built_model_is_rebuilt_with_a_warning_not_loaded(tiny_model_dir: Path) -> None:
+    from fixtures.models import ModelRef
+    from fixtures.storage import RebuiltWarning
+
+    ref = ModelRef("tiny-untrained", "untrained", str(tiny_model_dir), init_seed=1)
+    folder = ref.local_dir()
+    assert folder is not None
+    weights = folder / "model.safetensors"
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 2])
+    with pytest.warns(RebuiltWarning, match=r"model.safetensors differ from what was built \(truncated or edited\)"):
+        assert ref.local_dir() == folder
+    assert weights.read_bytes() == whole  # same config and seed: the same weights again
+
+
+def test_a_built_directory_is_built_once_and_rebuilt_when_a_file_is_edited_or_its_manifest_is_missing(
+    tmp_path: Path,
+) -> None:
+    from fixtures.storage import BUILT_MANIFEST, RebuiltWarning, built_directory
+
+    builds: list[Path] = []
+
+    def build(out: Path) -> None:
+        builds.append(out)
+        (out / "config.json").write_text("{}")
+
+    final = tmp_path / "built"
+    assert built_directory(final, build, "toy") == final
+    assert built_directory(final, build, "toy") == final
+    assert len(builds) == 1
+    (final / "config.json").write_text('{"edited": true}')
+    with pytest.warns(RebuiltWarning, match="config.json differ"):
+        built_directory(final, build, "toy")
+    (final / BUILT_MANIFEST).unlink()
+    with pytest.warns(RebuiltWarning, match=f"no readable {BUILT_MANIFEST}"):
+        built_directory(final, build, "toy")
+    assert len(builds) == 3
+    assert (final / "config.json").read_text() == "{}"
