@@ -59,7 +59,13 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory, toy_suite_writer, lean_fl
     env = os.environ | {"NEURON_CLAIMS_CACHE": str(tmp_path_factory.mktemp("cache"))}
     summaries = []
     for name in ("first", "second"):
-        options = [*lean_flags, "--claims-no-figures", "--claims-seed=7", "--claims-device=cpu", f"--claims-report={name}.json"]
+        options = [
+            *lean_flags,
+            "--claims-no-figures",
+            "--claims-seed=7",
+            "--claims-device=cpu",
+            f"--claims-report={name}.json",
+        ]
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", *options], cwd=folder, env=env, capture_output=True, text=True, check=False
         )

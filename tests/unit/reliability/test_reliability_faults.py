@@ -394,7 +394,9 @@ def test_inf_activations_are_refused_naming_the_hook(tmp_path: Path, tiny_model_
 
     model = _edited_model(tiny_model_dir, tmp_path / "inf-model", poison)
     cache = tmp_path / "cache"
-    with pytest.raises(ActivationError, match=r"NaN/inf values in blocks.1.mlp.hook_pre .*Rerun with --claims-dtype float32"):
+    with pytest.raises(
+        ActivationError, match=r"NaN/inf values in blocks.1.mlp.hook_pre .*Rerun with --claims-dtype float32"
+    ):
         _get(cache, model, corpus)
     assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".lock"]
 

@@ -81,7 +81,9 @@ def test_four_xdist_workers_on_a_cold_cache_compute_each_entry_once(  # type: ig
         *_options(lean_flags, tiny_model_dir, text_dir), "-n", "4", "--dist", "worksteal"
     )
     result.assert_outcomes(passed=N_READERS)
-    summary = json.loads((pytester.path / "reports" / "narrowed" / "summary.json").read_text())  # --claims-models narrows
+    summary = json.loads(
+        (pytester.path / "reports" / "narrowed" / "summary.json").read_text()
+    )  # --claims-models narrows
     assert {row["measured"]["worker"] for row in summary["claims"]} == {"gw0", "gw1", "gw2", "gw3"}
     _check_one_forward_pass([summary], private_cache)
 
