@@ -254,6 +254,16 @@ def test_context_length_below_two_is_a_usage_error(usage_error) -> None:  # type
     assert error == "ERROR: --claims-context-length must be >= 2, got 1"
 
 
+def test_a_context_length_above_the_models_n_ctx_is_recorded_as_the_length_used(
+    tiny_model_dir: Path, text_dir: Path
+) -> None:
+    from fixtures.workbench import RunSettings, Workbench
+
+    bench = Workbench(RunSettings(256, 256, 1_000, "cpu", "float32", 0))  # the tiny model has n_positions 64
+    provenance = bench.provenance(str(tiny_model_dir), str(text_dir))
+    assert list(provenance["sampled"].values()) == [{"tokens": 256, "context_length": 64}]
+
+
 def test_cuda_device_without_a_gpu_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
     import torch
 
