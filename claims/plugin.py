@@ -357,6 +357,7 @@ class ClaimsSession:
         self.expected: dict[str, dict[str, Any]] | None = None
         self.selected: int | None = None  # claim tests selected for this run (None: not known on this process)
         self.stopped: str | None = None
+        self.retired = False  # the previous report of this run's folder was moved to previous/
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -505,11 +506,15 @@ class ClaimsSession:
         return produced != {baseline_mod.case_key(c) for c in self.cases}
 
     def retire_previous_report(self) -> None:
-        """Move every artefact of the earlier report in this run's folder into `previous/`, together.
+        """Move every artefact of the earlier report in this run's folder into `previous/`, together, once.
 
-        summary.json, summary.md, report.html and figures/ go as one, so the folder never mixes two runs and a run
-        that stops early leaves nothing that looks like its complete report.
+        summary.json, summary.md, report.html and figures/ go as one, so the folder never mixes two runs. It
+        happens as soon as claim tests are known to run (before the first one), so a run that stops early by any
+        means, SIGKILL included, leaves nothing in its folder that looks like its complete report.
         """
+        if self.retired or self.is_worker:
+            return
+        self.retired = True
         folder = self.report_path.parent
         artefacts = [folder / self.report_path.name, *(folder / name for name in REPORT_ARTEFACTS)]
         present = [a for a in artefacts if a.exists()]
@@ -541,6 +546,8 @@ class ClaimsSession:
         self.selected = len(selected)
         # --collect-only runs nothing, so it must not retire or replace a real report with NOT_RUN rows
         self.collected_claims = bool(selected) and not self.config.getoption("collectonly")
+        if self.collected_claims:
+            self.retire_previous_report()
 
     def _print_plan(self, selected: list[ClaimCase]) -> None:
         """`--claims-plan`: the estimate of the selected run (claims/plan.py), then exit before any work."""
@@ -569,6 +576,8 @@ class ClaimsSession:
         count = sum(1 for nodeid in ids if param_id(nodeid) in test_ids)
         self.selected = max(self.selected or 0, count)
         self.collected_claims = self.collected_claims or count > 0
+        if self.collected_claims and not self.config.getoption("collectonly"):
+            self.retire_previous_report()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect rows on whichever process sees the report (the controller under xdist)."""

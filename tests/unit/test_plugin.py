@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
 from pathlib import Path
 
@@ -337,6 +338,20 @@ def test_a_killed_xdist_worker_ends_the_run_with_an_error_not_a_hang(pytester: p
     crash_reports = [line for line in result.stdout.lines if line.startswith("worker 'gw") and "crashed while" in line]
     assert len(crash_reports) == 1
     assert not (pytester.path / "reports" / "summary.json").exists()
+
+
+def test_a_sigkilled_run_leaves_no_complete_looking_report_because_the_previous_one_is_retired_first(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    reports = pytester.path / "reports"
+    earlier = {p.name for p in reports.iterdir()}
+    (pytester.path / "toyclaims" / "crash.py").write_text(CRASHING_CLAIM)  # T0 SIGKILLs pytest itself (serial)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == -signal.SIGKILL
+    assert {p.name for p in reports.iterdir()} == {"previous"}
+    assert {p.name for p in (reports / "previous").iterdir()} == earlier
 
 
 def test_claims_list_prints_every_registered_claim_and_runs_nothing(pytester: pytest.Pytester) -> None:
