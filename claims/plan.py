@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fixtures.storage import human_bytes
+
 # (pattern on the hub id, (layers, d_model, d_mlp, parameters)) for the paper profile's models
 KNOWN_SHAPES: tuple[tuple[str, tuple[int, int, int, float]], ...] = (
     (r"stanford-crfm/.*gpt2-small", (12, 768, 3072, 124e6)),
@@ -133,13 +135,13 @@ def render(groups: list[Group], device: str) -> str:
         seconds = g.seconds(device)
         lines.append(
             f"{g.subject:<28} {g.dataset[:34]:<34} {g.models:>6}  {g.tokens:>12,}  {g.route:<6}  "
-            f"{_bytes(g.disk_bytes):>8}  {_bytes(g.memory_bytes):>11}  {_duration(seconds)}"
+            f"{human_bytes(g.disk_bytes):>8}  {human_bytes(g.memory_bytes):>11}  {_duration(seconds)}"
         )
     total_disk = sum(g.disk_bytes for g in groups)
     peak = max((g.memory_bytes for g in groups), default=0.0)
     total = sum(g.seconds(device) for g in groups)
     lines.append(
-        f"total: disk {_bytes(total_disk)}, peak memory {_bytes(peak)}, est. compute {_duration(total)} on {device}"
+        f"total: disk {human_bytes(total_disk)}, peak memory {human_bytes(peak)}, est. compute {_duration(total)} on {device}"
     )
     return "\n".join(lines)
 
@@ -155,7 +157,7 @@ def problems(groups: list[Group], device: str, cache: Any) -> list[str]:
         where = where.parent
     free = shutil.disk_usage(where).free
     if disk > free:
-        out.append(f"stored activations need {_bytes(disk)} but {cache} has {_bytes(free)} free")
+        out.append(f"stored activations need {human_bytes(disk)} but {cache} has {human_bytes(free)} free")
     peak = max((g.memory_bytes for g in groups), default=0.0)
     if device.startswith("cuda"):
         import torch
@@ -165,15 +167,8 @@ def problems(groups: list[Group], device: str, cache: Any) -> list[str]:
     else:
         have, memory = psutil.virtual_memory().available, "available RAM"
     if peak > have:
-        out.append(f"the largest group needs {_bytes(peak)} but the {memory} is {_bytes(have)}")
+        out.append(f"the largest group needs {human_bytes(peak)} but the {memory} is {human_bytes(have)}")
     return out
-
-
-def _bytes(n: float) -> str:
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n / 1e3:.0f} kB"
 
 
 def _duration(seconds: float) -> str:

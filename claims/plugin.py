@@ -40,6 +40,8 @@ NO_FIGURES_OPTION = "--claims-no-figures"
 CLAIMS_OPTION = "--claims"
 LIST_OPTION = "--claims-list"
 PLAN_OPTION = "--claims-plan"
+CACHE_INFO_OPTION = "--claims-cache-info"
+CACHE_PRUNE_OPTION = "--claims-cache-prune"
 
 REPORT_DEFAULT = Path("reports/summary.json")
 OPTION_DEFAULTS: dict[str, Any] = {}  # option name -> default, filled by pytest_addoption (see `active`)
@@ -156,6 +158,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "status 4, when it does not fit this machine); runs nothing",
     )
     group.addoption(NO_FIGURES_OPTION, action="store_true", default=False, help="skip figures and the HTML report")
+    group.addoption(
+        CACHE_INFO_OPTION,
+        action="store_true",
+        default=False,
+        help="print the size of each cache folder and what is stale (unused for 30 days, or unreadable), then exit",
+    )
+    group.addoption(
+        CACHE_PRUNE_OPTION,
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="remove cache entries unused for DAYS days and leftovers no run reads (entries in use are skipped), "
+        "then exit",
+    )
     for argument in group.options:
         OPTION_DEFAULTS[argument.names()[0]] = argument.attrs().get("default")
     parser.addini(
@@ -184,14 +200,32 @@ def claim_packages(config: pytest.Config) -> list[str]:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """`--claims-list`: one line per registered claim (id, version, axes, title), then exit, like `--markers`."""
-    if not config.getoption(LIST_OPTION, False) or not active(config):
+    """Commands that run no test, then exit like `--markers`.
+
+    `--claims-list` prints one line per registered claim (id, version, axes, title); `--claims-cache-info` and
+    `--claims-cache-prune DAYS` show and trim the user cache (fixtures/cache_admin.py).
+    """
+    if not active(config):
         return None
-    claims = load_all(claim_packages(config)).values()
-    for c in sorted(claims, key=lambda c: c.id):
-        axes = ",".join(sorted(a.value for a in c.axes))
-        print(f"{c.id:<14} v{c.version}  {axes:<22} {c.title}")
-    return 0
+    if config.getoption(LIST_OPTION, False):
+        claims = load_all(claim_packages(config)).values()
+        for c in sorted(claims, key=lambda c: c.id):
+            axes = ",".join(sorted(a.value for a in c.axes))
+            print(f"{c.id:<14} v{c.version}  {axes:<22} {c.title}")
+        return 0
+    prune_days = config.getoption(CACHE_PRUNE_OPTION, None)
+    if config.getoption(CACHE_INFO_OPTION, False) or prune_days is not None:
+        from fixtures import cache_admin
+        from fixtures.storage import cache_root
+
+        if prune_days is not None and prune_days < 0:
+            raise pytest.UsageError(f"{CACHE_PRUNE_OPTION} {prune_days:g}: expected a number of days >= 0")
+        days = cache_admin.DEFAULT_MAX_AGE_DAYS if prune_days is None else prune_days
+        root = cache_root()
+        uses = cache_admin.survey(root, days) if prune_days is None else cache_admin.prune(root, days)
+        print(cache_admin.render(root, uses, days, pruned=prune_days is not None))
+        return 0
+    return None
 
 
 @pytest.hookimpl(trylast=True)
