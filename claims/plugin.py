@@ -427,6 +427,12 @@ class ClaimsSession:
                     f"{REPORT_OPTION} {self.report_path}: cannot create the folder {folder} ({exc.strerror}); "
                     "choose a writable path"
                 ) from None
+        from fixtures.storage import StorageError, cache_dir
+
+        try:
+            cache_dir()  # before families and the zoo build anything there: one line, not an INTERNALERROR
+        except StorageError as exc:
+            raise pytest.UsageError(str(exc)) from None
         try:
             for text in opt(FAMILY_OPTION):
                 name, members = parse_family_option(text)

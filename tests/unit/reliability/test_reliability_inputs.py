@@ -254,6 +254,19 @@ def test_context_length_below_two_is_a_usage_error(usage_error) -> None:  # type
     assert error == "ERROR: --claims-context-length must be >= 2, got 1"
 
 
+def test_a_cache_that_cannot_be_created_is_a_usage_error_not_an_internal_error(  # type: ignore[no-untyped-def]
+    usage_error, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(blocker))
+    error = usage_error()
+    assert error == (
+        f"ERROR: cannot create {blocker}: {blocker} is a file, not a directory; move it away, or set "
+        "NEURON_CLAIMS_CACHE to a writable directory"
+    )
+
+
 def test_a_context_length_above_the_models_n_ctx_is_recorded_as_the_length_used(
     tiny_model_dir: Path, text_dir: Path
 ) -> None:
