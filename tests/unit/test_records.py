@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import enum
 import io
 import pickle
 from pathlib import Path
@@ -28,13 +29,25 @@ class Stats:
         builtins.records_post_init_ran = True  # type: ignore[attr-defined]
 
 
+class Level(enum.IntEnum):
+    HIGH = 2
+
+
+def _local_dataclass() -> object:
+    @dataclasses.dataclass
+    class Local:
+        x: int
+
+    return Local(1)
+
+
 def _value() -> dict:
     frame = pd.DataFrame({"layer": np.arange(3), "excess": np.array([0.1, np.nan, 0.3], dtype=np.float32)})
     return {
         "frame": frame,
         "sliced": frame.iloc[1:],
         (0, "a"): [Stats(1, np.eye(2)), None, True, 2, 2.5, float("nan")],
-        3: {"scalar": np.float64(0.25), "count": np.int64(7), "mask": np.array([True, False])},
+        3: {"text": np.str_("a"), "scalar": np.float64(0.25), "count": np.int64(7), "mask": np.array([True, False])},
         "tuple": (1, "two", np.zeros((2, 0))),
     }
 
@@ -76,8 +89,18 @@ def test_every_kind_of_value_an_analysis_returns_comes_back_equal_with_its_types
 
 @pytest.mark.parametrize(
     "value",
-    [print, np.array([object()], dtype=object), pd.Series([1.0]), {1, 2}, Path("x")],
-    ids=["function", "object-array", "series", "set", "path"],
+    [
+        print,
+        np.array([object()], dtype=object),
+        pd.Series([1.0]),
+        {1, 2},
+        Path("x"),
+        Level.HIGH,
+        np.ma.masked_array([1.0, 2.0], mask=[True, False]),
+        pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}),
+        _local_dataclass(),
+    ],
+    ids=["function", "object-array", "series", "set", "path", "int-enum", "masked", "nullable-column", "local-class"],
 )
 def test_a_value_that_is_not_data_is_refused_where_it_is_written(value: object) -> None:
     with pytest.raises(TypeError, match="derived results must be data"):
@@ -104,6 +127,18 @@ def _forged(tree: str) -> bytes:
 def test_a_record_that_names_anything_but_known_data_is_refused(tree: str) -> None:
     with pytest.raises(records.RecordError):
         records.loads(_forged(tree))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"PK\x03\x04 truncated zip", np.lib.format.MAGIC_PREFIX + b"\x01\x00", None],
+    ids=["empty", "bad-zip", "bad-npy", "deep-json"],
+)
+def test_bytes_that_are_not_a_record_are_a_record_error_never_another_exception(data: bytes | None) -> None:
+    if data is None:
+        data = _forged("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(records.RecordError):
+        records.loads(data)
 
 
 def test_a_pickle_in_the_cache_is_not_loaded_so_its_code_never_runs() -> None:
