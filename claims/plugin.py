@@ -380,7 +380,8 @@ class ClaimsSession:
         self.config = config
         self.rows: list[report.ClaimRow] = []
         self.figures: list[dict[str, Any]] = []
-        self.cases: list[ClaimCase] = []
+        self.cases: list[ClaimCase] = []  # the cases this run selects (the chosen claims')
+        self.matrix: list[ClaimCase] = []  # every registered claim's cases, what the gate compares against
         self.started = time.time()
         self.is_worker = hasattr(config, "workerinput")
         self.summary: report.Summary | None = None
@@ -446,9 +447,14 @@ class ClaimsSession:
         except (ModelSpecError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
         self.claims = list(load_all(claim_packages(self.config)).values())
+        # the gate judges "missing" and merges the baseline against every claim's rows: `--claims U1` narrows the
+        # run, not the matrix, so the other claims' baseline rows are neither missing nor dropped on update
+        self.matrix = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
+        self.cases = self.matrix
         if opt(CLAIMS_OPTION) is not None:
             self.claims = self._chosen_claims(opt(CLAIMS_OPTION))
-        self.cases = expand(self.claims, self.profile, opt(MODELS_OPTION), opt(DATASETS_OPTION))
+            chosen = {c.id for c in self.claims}
+            self.cases = [case for case in self.matrix if case.claim_id in chosen]
 
     def _chosen_claims(self, ids: list[str]) -> list[Any]:
         """The claims named by `--claims`, each by its exact id; an unknown id names the known ones."""
@@ -647,9 +653,9 @@ class ClaimsSession:
         base = self.config.getoption(BASELINE_OPTION)
         if base is not None:
             rows = self.summary["claims"]
-            self.gate = baseline_mod.compare(self.expected, rows, self.cases) if self.expected is not None else None
+            self.gate = baseline_mod.compare(self.expected, rows, self.matrix) if self.expected is not None else None
             if self.config.getoption(UPDATE_BASELINE_OPTION):
-                baseline_mod.write(base, baseline_mod.merged(self.expected or {}, rows, self.cases))
+                baseline_mod.write(base, baseline_mod.merged(self.expected or {}, rows, self.matrix))
             elif self.gate is not None and self.gate.missing:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self.summary["run"]["baseline"] = self.gate.as_dict() if self.gate else None

@@ -192,11 +192,14 @@ def test_per_test_gate_and_summary_agree_on_a_criterion_changed_without_a_versio
     assert len(_summary(pytester)["run"]["baseline"]["regressions"]) == 2
 
 
-def test_update_baseline_in_a_narrowed_run_keeps_every_other_row(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("narrowing", [["-k", "T1"], ["--claims", "T1"]])
+def test_update_baseline_in_a_narrowed_run_keeps_every_other_row(
+    pytester: pytest.Pytester, narrowing: list[str]
+) -> None:
     _suite(pytester)
     _write_baseline(pytester)
     before = {r["key"] for r in json.loads((pytester.path / "base.json").read_text())["rows"]}
-    result = _write_baseline(pytester, "-k", "T1")
+    result = _write_baseline(pytester, *narrowing)
     assert result.ret == 0
     after = {r["key"] for r in json.loads((pytester.path / "base.json").read_text())["rows"]}
     assert after == before == {"T1|original|paper-tables|weights", "T2|original|paper-tables|weights"}
@@ -276,11 +279,14 @@ def test_collect_only_leaves_an_existing_report_untouched(pytester: pytest.Pytes
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]])
-def test_baseline_does_not_call_rows_deselected_by_k_missing(pytester: pytest.Pytester, workers: list[str]) -> None:
+@pytest.mark.parametrize("narrowing", [["-k", "T1"], ["--claims", "T1"]])
+def test_baseline_does_not_call_rows_deselected_by_k_missing(
+    pytester: pytest.Pytester, workers: list[str], narrowing: list[str]
+) -> None:
     _suite(pytester)
     _write_baseline(pytester)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", *workers, "-k", "T1", "--claims-baseline", "base.json"
+        "-p", "no:cacheprovider", *workers, *narrowing, "--claims-baseline", "base.json"
     )
     assert result.ret == 0
     assert _summary(pytester, narrowed=True)["run"]["baseline"]["missing"] == []
