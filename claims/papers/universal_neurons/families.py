@@ -1431,7 +1431,8 @@ def syntax_neurons(ctx: ClaimContext) -> Evidence:
     role = ctx.workbench.corpus(ctx.dataset).role if ctx.dataset is not None else None
     if role in NOT_ENGLISH_PROSE:
         raise NotApplicable(
-            f"precondition: F5's labels come from an English part-of-speech tagger; {ctx.dataset} is {role} text"
+            f"precondition: F5's labels come from an English part-of-speech tagger; corpus {ctx.dataset!r} is "
+            f"{role}, not English prose"
         )
     kinds = (POS, DEP, MORPH) if ctx.scale == "full" else (POS,)
     who = subjects(ctx)

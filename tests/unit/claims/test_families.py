@@ -370,7 +370,7 @@ def test_syntax_share_counts_universal_neurons_at_the_vr_floor() -> None:
 def test_syntax_claim_is_not_applicable_on_corpora_an_english_tagger_cannot_label(role: str) -> None:
     corpus = SimpleNamespace(role=role)
     ctx = SimpleNamespace(dataset="x", workbench=SimpleNamespace(corpus=lambda name: corpus))
-    with pytest.raises(NotApplicable, match=f"English part-of-speech tagger; x is {role} text"):
+    with pytest.raises(NotApplicable, match=f"English part-of-speech tagger; corpus 'x' is {role}, not English prose"):
         load_all()["F5"].check(ctx)  # type: ignore[arg-type]
 
 
