@@ -29,8 +29,9 @@ Measurement choices, fixed before any run:
   are NOT_APPLICABLE. Models with rotary position (GPT-NeoX, Llama) are the declared negative control of F4 (the
   paper's Pythia has no universal neuron with kurtosis < 2): their rows carry role NEGATIVE_CONTROL and pass when
   the trained - untrained share of position neurons is shown to stay below a pre-registered margin.
-* F5 needs a part-of-speech tagger; spaCy's models are not on PyPI and nothing else is available offline, so F5 is
-  NOT_RUN with what would be needed.
+* F5 labels tokens with spaCy's `en_core_web_sm` 3.8.0 (fixtures/tagger.py; the paper used `en_core_web_trf`, which
+  is not on PyPI): part-of-speech labels on the zoo, part-of-speech, dependency and morphology labels at full scale.
+  The tagger is English, so code and other-language corpora are NOT_APPLICABLE.
 * F6 is pre-registered on what our offline data has: the State of the Union speeches, split by era (speech year
   < 1900 vs >= 1900, from the speech id "1790-Washington-1"). Every position's speech is the token sample's own
   document index (fixtures/tokens.py draws each sample across many speeches).
@@ -48,7 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from claims.context import NO_CONTROL, ClaimContext, NotApplicable, NotRun
+from claims.context import NO_CONTROL, ClaimContext, NotApplicable
 from claims.lib import features as F
 from claims.lib.inference import (
     auroc,
@@ -1265,6 +1266,126 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
 
 # --- F5: syntax neurons ----------------------------------------------------------------------------------------
 
+SYNTAX_VERSION = 1
+NOT_ENGLISH_PROSE = {"code", "other-language"}  # corpus roles an English tagger cannot label
+
+
+@dataclass(frozen=True)
+class SyntaxVR:
+    """VR of some neurons of one model for the tagger's labels of the row's sample (fixtures/tagger.py).
+
+    Attributes:
+        names, kinds: the labels (`pos_NOUN`, `dep_nsubj`, `morph_Number=Plur`) and their kinds.
+        neurons: the layer-major neuron indices measured (rows of `vr`).
+        vr: [neurons, labels] float32; NaN for labels too rare or too common to test.
+        positives: [labels] kept positions holding the label.
+        n_positions: kept positions.
+        tagger: the pipeline that made the labels.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    neurons: np.ndarray
+    vr: np.ndarray
+    positives: np.ndarray
+    n_positions: int
+    tagger: str
+
+    def best(self, kinds: Sequence[str], n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per neuron of the model (0 where not measured), the best VR over testable labels of `kinds`, its label."""
+        cols = np.flatnonzero(np.isin(np.asarray(self.kinds), list(kinds)))
+        best = np.zeros(n_neurons)
+        label = np.full(n_neurons, -1)
+        if len(cols) == 0 or len(self.neurons) == 0:
+            return best, label
+        sub = np.nan_to_num(self.vr[:, cols], nan=-np.inf)
+        arg = sub.argmax(1)
+        value = sub[np.arange(len(arg)), arg]
+        ok = np.isfinite(value)
+        best[self.neurons[ok]] = value[ok]
+        label[self.neurons[ok]] = cols[arg[ok]]
+        return best, label
+
+
+def syntax_tags(ctx: ClaimContext) -> Any:
+    """The tagger's labels of every position of the row's sample (the same tokens for every family member)."""
+    from fixtures.tagger import TAGGER_WHEEL, tag_tokens
+
+    acts = ctx.activations(ctx.model, (MLP_POST_RAW,))
+
+    def compute() -> Any:
+        strings, special = vocabulary(ctx)
+        return tag_tokens(acts.tokens, strings, special)
+
+    inputs = {"tokens": acts.key, "vocabulary": ctx.model.identity(), "tagger": TAGGER_WHEEL.sha256}
+    return ctx.workbench.derived("syntax-tags", SYNTAX_VERSION, inputs, compute, code=tag_tokens)
+
+
+def syntax_vr(ctx: ClaimContext, ref: ModelRef, neurons: np.ndarray) -> SyntaxVR:
+    """VR of `neurons` of `ref` for the tagger's labels on the row's sample, computed once and cached on disk.
+
+    A label is tested when it holds at >= the unigram count rule's number of kept positions and leaves as many
+    without it (a variance split needs both groups); other labels' VR is NaN.
+    """
+    acts = ctx.activations(ref, (MLP_POST_RAW,))
+    wanted = np.unique(np.asarray(neurons, dtype=np.int64))
+    inputs = {"activations": acts.key, "vocabulary": ctx.model.identity(), "neurons": wanted.tolist()}
+
+    def compute() -> SyntaxVR:
+        from claims.lib.variance_reduction import variance_reduction
+
+        tags = syntax_tags(ctx)
+        _, special = vocabulary(ctx)
+        keep = F.kept_positions(acts.tokens, special).reshape(-1)
+        labels = tags.labels[keep]
+        n = int(keep.sum())
+        positives = labels.sum(0).astype(np.int64)
+        floor = F.unigram_min_count(n)
+        testable = (positives >= floor) & (positives <= n - floor)
+        raw = acts.raw(MLP_POST_RAW)
+        d_mlp = raw.shape[2]
+        vr = np.full((len(wanted), len(tags.names)), np.nan, dtype=np.float32)
+        cols = np.flatnonzero(testable)
+        for layer in np.unique(wanted // d_mlp):
+            rows = np.flatnonzero(wanted // d_mlp == layer)
+            v = np.asarray(raw[:, int(layer), :])[keep][:, wanted[rows] % d_mlp].astype(np.float32)
+            if len(cols):
+                vr[np.ix_(rows, cols)] = variance_reduction(v, labels[:, cols], chunk=8192)
+        return SyntaxVR(tags.names, tags.kinds, wanted, vr, positives, n, tags.tagger)
+
+    return ctx.workbench.derived("syntax-vr", SYNTAX_VERSION, inputs, compute)
+
+
+def syntax_parts(
+    best: np.ndarray, layer: np.ndarray, universal: np.ndarray, n_layers: int, scale: str, t: Mapping[str, float]
+) -> tuple[list[Part], float, dict[str, Any]]:
+    """F5's clauses besides the effect: (parts, key number, details)."""
+    universal = np.asarray(universal, dtype=bool)
+    if scale == "full":
+        pool = np.flatnonzero(universal)
+        top = pool[np.argsort(-best[pool], kind="stable")[: int(t["top_n"])]]
+        hist = np.bincount(layer[top], minlength=n_layers)
+        share = float(hist.max() / len(top)) if len(top) else 1.0
+        parts = [
+            make_part(
+                "distinct layers of the top universal neurons by syntax VR",
+                int((hist > 0).sum()),
+                ">=",
+                t["min_layers"],
+            ),
+            make_part("largest share of them in one layer", share, "<=", t["max_layer_share"]),
+        ]
+        return parts, float((hist > 0).sum()), {"top_layers": hist.tolist(), "n_top": len(top)}
+    found = universal & (best >= t["min_vr"])
+    parts = [make_part("universal neurons with part-of-speech VR >= min_vr", int(found.sum()), ">=", t["min_neurons"])]
+    return parts, float(found.sum()), {"per_layer": _per_layer(found, layer, n_layers)}
+
+
+def syntax_share(best: np.ndarray, universal: np.ndarray, min_vr: float) -> tuple[int, int]:
+    """(universal neurons whose best syntax VR is >= min_vr, universal neurons)."""
+    universal = np.asarray(universal, dtype=bool)
+    return int((universal & (best >= min_vr)).sum()), int(universal.sum())
+
 
 @claim(
     "F5",
@@ -1274,27 +1395,109 @@ def position_neurons(ctx: ClaimContext) -> Evidence:
     paper_ref="§5, Fig. 20",
     axes=FAMILY_AXES,
     needs=CROSS_SEED,
-    version=2,
+    version=3,
     criterion=Criterion(
-        full="the top {top_n} universal neurons by syntax-feature VR (spaCy POS/dependency/morphology labels) cover >= "
-        "{min_layers} distinct layers and no layer holds > {max_layer_share} of them; and the share of universal "
-        "neurons with syntax VR >= {min_vr}, trained - untrained control, has a 95 % Newcombe lower bound > "
-        "{min_effect}",
-        small=">= {min_neurons} universal neuron has VR >= {min_vr} on a part-of-speech feature (needs a POS tagger); "
-        "and the share of universal neurons with such VR, trained - untrained control, has a 95 % Newcombe lower "
-        "bound > {min_effect}",
-        thresholds_full={"top_n": 25, "min_layers": 8, "max_layer_share": 0.3, "min_vr": 0.3, "min_effect": 0.0},
-        thresholds_small={"min_neurons": 1, "min_vr": 0.3, "min_effect": 0.0},
+        full="the top {top_n} universal neurons by syntax VR (the best over part-of-speech, dependency and "
+        "morphology labels of spaCy en_core_web_sm 3.8.0; the paper used en_core_web_trf) cover >= {min_layers} "
+        "distinct layers and no layer holds > {max_layer_share} of them; and the share of universal neurons with "
+        "syntax VR >= {min_vr}, trained - untrained control (same rule, pipeline and number of comparison seeds), "
+        "has a 95 % Newcombe lower bound > {min_effect}; a label is tested when it holds at >= max(10, 3e-4 x "
+        "kept positions) positions and is absent from as many; corpora that are not English prose (code, other "
+        "languages) are NOT_APPLICABLE; universal = excess > {universal_threshold}, else the top 2 %",
+        small=">= {min_neurons} universal neuron has VR >= {min_vr} on a part-of-speech label (spaCy "
+        "en_core_web_sm 3.8.0; the paper used en_core_web_trf); and the share of universal neurons with such VR, "
+        "trained - untrained control (same rule, pipeline and number of comparison seeds), has a 95 % Newcombe "
+        "lower bound > {min_effect}; a label is tested when it holds at >= max(10, 3e-4 x kept positions) "
+        "positions and is absent from as many; corpora that are not English prose (code, other languages) are "
+        "NOT_APPLICABLE; universal = excess > {universal_threshold}, else the top 2 %",
+        thresholds_full={
+            "top_n": 25,
+            "min_layers": 8,
+            "max_layer_share": 0.3,
+            "min_vr": 0.3,
+            "min_effect": 0.0,
+            "universal_threshold": 0.5,
+            **FALLBACK,
+        },
+        thresholds_small={"min_neurons": 1, "min_vr": 0.3, "min_effect": 0.0, "universal_threshold": 0.3, **FALLBACK},
     ),
     min_tokens=MIN_TOKENS,
-    key_tolerance=0.0,
+    key_tolerance=3.0,
 )
 def syntax_neurons(ctx: ClaimContext) -> Evidence:
-    """F5: always NOT_RUN (no part-of-speech tagger offline)."""
-    raise NotRun(
-        "F5 needs part-of-speech labels for every token; the paper used spaCy en_core_web_trf, whose models are not "
-        "on PyPI, and no other tagger is available offline. Fix: install spaCy with a POS model (`pip install spacy "
-        "&& python -m spacy download en_core_web_sm`) and add the tagged features to claims/lib/features.py"
+    """F5: universal neurons whose variance a part-of-speech (full: any syntax) label explains, against control."""
+    from fixtures.tagger import DEP, MORPH, POS
+
+    role = ctx.workbench.corpus(ctx.dataset).role if ctx.dataset is not None else None
+    if role in NOT_ENGLISH_PROSE:
+        raise NotApplicable(
+            f"precondition: F5's labels come from an English part-of-speech tagger; corpus {ctx.dataset!r} is "
+            f"{role}, not English prose"
+        )
+    kinds = (POS, DEP, MORPH) if ctx.scale == "full" else (POS,)
+    who = subjects(ctx)
+    trained, control = who.trained, who.control
+    t = dict(ctx.claim.criterion.thresholds(ctx.scale))
+    n_neurons = len(trained.universal)
+    sv = syntax_vr(ctx, trained.ref, np.flatnonzero(trained.universal | who.matched.universal))
+    d_mlp = ctx.activations(trained.ref, (MLP_POST_RAW,)).raw(MLP_POST_RAW).shape[2]
+    n_layers = n_neurons // d_mlp
+    layer = np.arange(n_neurons) // d_mlp
+    best, label = sv.best(kinds, n_neurons)
+    parts, key, details = syntax_parts(best, layer, trained.universal, n_layers, ctx.scale, t)
+    pool = np.flatnonzero(trained.universal & (label >= 0))
+    strongest = [
+        {"neuron": _neuron(int(i), d_mlp), "label": sv.names[label[i]], "vr": float(best[i])}
+        for i in pool[np.argsort(-best[pool], kind="stable")[:10]]
+    ]
+    tested = sorted(
+        n
+        for n, k, c in zip(sv.names, sv.kinds, sv.positives, strict=True)
+        if k in kinds
+        and F.unigram_min_count(sv.n_positions) <= c <= sv.n_positions - F.unigram_min_count(sv.n_positions)
+    )
+    control_details: dict[str, Any] = {}
+    effect = None
+    series = {"trained": _per_layer(trained.universal & (best >= t["min_vr"]), layer, n_layers)}
+    if control is not None:
+        cv = syntax_vr(ctx, control.ref, np.flatnonzero(control.universal))
+        cbest, _ = cv.best(kinds, len(control.universal))
+        clayer = np.arange(len(control.universal)) // d_mlp
+        _, ckey, control_details = syntax_parts(cbest, clayer, control.universal, n_layers, ctx.scale, t)
+        control_details["key"] = ckey
+        effect = share_effect(
+            f"share of universal neurons with {'syntax' if ctx.scale == 'full' else 'part-of-speech'} VR >= "
+            f"{t['min_vr']:g}",
+            syntax_share(best, who.matched.universal, t["min_vr"]),
+            syntax_share(cbest, control.universal, t["min_vr"]),
+            t["min_effect"],
+            "universal neurons",
+        )
+        series["untrained control"] = _per_layer(control.universal & (cbest >= t["min_vr"]), clayer, n_layers)
+    text = ", ".join(f"{e['neuron']} {e['label']} {e['vr']:.2f}" for e in strongest[:4])
+    return ctx.evidence(
+        key=("distinct layers of the top syntax neurons" if ctx.scale == "full" else "universal syntax neurons", key),
+        reason=f"{details}; strongest: {text or 'none'}; {len(tested)} labels tested ({sv.tagger}); "
+        f"untrained control {control_details or 'n/a'}; {trained.rule}" + _effect_text(effect, who),
+        measured={
+            **details,
+            "examples": strongest,
+            "labels_tested": tested,
+            "tagger": sv.tagger,
+            "universal_rule": trained.rule,
+        },
+        control={"untrained": control_details},
+        n_tokens=sv.n_positions,
+        inconclusive=None if control is not None else NO_CONTROL,
+        parts=parts,
+        effect=effect,
+        figures={
+            "prediction_counts": {
+                "layers": list(range(n_layers)),
+                "series": series,
+                "ylabel": f"universal neurons with syntax VR >= {t['min_vr']:g}",
+            }
+        },
     )
 
 
