@@ -123,12 +123,15 @@ def changelog_entry(claim: Claim, old_version: int) -> str | None:
         return None
     text = readme.read_text(encoding="utf-8")
     move = f"v{old_version} -> v{claim.version}"
-    for bullet in text.split("\n- ")[1:]:
-        named = re.search(rf"(?<![\w-]){re.escape(claim.id)}(?![\w-])", bullet) or re.search(
-            r"every claim|all claims", bullet
-        )
-        if move in bullet and named:
-            return " ".join(bullet.split())
+    bullets = [" ".join(b.split()) for b in text.split("\n- ")[1:]]
+    own = re.compile(rf"(?<![\w-]){re.escape(claim.id)}(?![\w-])")
+    for bullet in bullets:
+        if move in bullet and own.search(bullet):
+            return bullet
+    for bullet in bullets:  # a bullet for many claims counts only with its own move, not one it names for a claim
+        general = re.sub(r"(?<![\w-])[A-Z][\w-]* v\d+ -> v\d+", "", bullet)
+        if move in general and re.search(r"every claim|all claims", general):
+            return bullet
     return None
 
 

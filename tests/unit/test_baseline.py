@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from claims.baseline import case_key, regression
 from claims.matrix import ClaimCase
@@ -60,3 +63,19 @@ def test_every_claim_version_above_1_has_its_changelog_entry_in_the_paper_readme
         if changelog_entry(replace(c, version=v + 1), v) is None
     ]
     assert missing == []
+
+
+def test_a_bullet_for_every_claim_covers_only_its_own_move_not_one_it_names_for_another_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claims import registry
+    from claims.registry import changelog_entry, load_all
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n- every claim v1 -> v2 (X1 v2 -> v3): controls decide.\n- F5 v3 -> v4: a reason.\n")
+    monkeypatch.setattr(registry, "claim_readme", lambda claim: readme)
+    f5 = load_all()["F5"]
+    assert changelog_entry(replace(f5, version=2), 1) == "every claim v1 -> v2 (X1 v2 -> v3): controls decide."
+    assert changelog_entry(replace(f5, version=3), 2) is None  # "X1 v2 -> v3" is X1's move, not F5's
+    assert changelog_entry(replace(load_all()["X1"], version=3), 2) is not None
+    assert changelog_entry(replace(f5, version=4), 3) == "F5 v3 -> v4: a reason."
