@@ -45,6 +45,7 @@ def train(config: str, member: str) -> None:
         train_tokenizer(spec.vocab_size, spec.tokenizer_dir)
     start = time.process_time()
     card = train_member(spec, member, SWEEP_DIR / config / member, SWEEP_TOKENS)
+    assert card is not None  # None only when a stretch ends early (stop_after)
     card["cpu_seconds"] = round(time.process_time() - start, 1)
     (SWEEP_DIR / config / member / "card.json").write_text(json.dumps(card, indent=1))
 

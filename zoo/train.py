@@ -2,10 +2,12 @@
 
     python -m zoo.train tokenizer                     # byte-level BPE on sotu-train (once, shared by all families)
     python -m zoo.train member zoo-gpt2-s a           # train one member and save it as an fp16 HF directory
+    python -m zoo.train member zoo-gpt2-s a --checkpoint a.ckpt   # the same, resumable after a stop
     python -m zoo.train untrained zoo-gpt2-s a        # save the initialisation of a member (control)
     python -m zoo.train verify                        # recompute every card's eval loss (must match within 0.01)
 
-Training never happens in tests. Each member runs on one CPU thread (several members in parallel beat one
+The zoo is never trained in tests (one test trains a tiny config for six steps, to check that resuming from a
+checkpoint ends with the same weights as training in one go). Each member runs on one CPU thread (several members in parallel beat one
 two-thread process on the project's machines); bf16 autocast with eager attention was ~3x faster than fp32.
 """
 
@@ -170,8 +172,23 @@ def evaluate(model: torch.nn.Module, contexts: torch.Tensor, batch: int = 64) ->
     return total / count
 
 
-def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tokens: int | None = None) -> dict:
-    """Train one member; save it (fp16 safetensors + tokenizer + card.json) and return its card."""
+def train_member(
+    spec: FamilySpec,
+    member: str,
+    out_dir: Path | None = None,
+    tokens: int | None = None,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 200,
+    stop_after: int | None = None,
+) -> dict | None:
+    """Train one member; save it (fp16 safetensors + tokenizer + card.json) and return its card.
+
+    With `checkpoint`, the whole training state (weights, AdamW moments, both random generators, the step, the log
+    and the wall time so far) is written there atomically every `checkpoint_every` steps, and a run started with
+    an existing checkpoint of the same recipe resumes from it. Everything that decides the next step is restored,
+    so a member trained in several stretches ends with the same weights as one trained in one go (tested).
+    `stop_after` ends the stretch after that many steps in all, leaving the checkpoint (returns None).
+    """
     torch.set_num_threads(1)
     tokens = tokens or spec.tokens
     out_dir = out_dir or spec.folder / member
@@ -184,9 +201,22 @@ def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tok
     gen = torch.Generator().manual_seed(spec.data_seed(member))
     body = spec.n_ctx - 1
     bos = torch.zeros(spec.batch_size, 1, dtype=torch.int64)
+    recipe = {"family": spec.name, "member": member, "steps": steps, "spec": repr(spec)}
+    first, log, spent = 0, [], 0.0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["recipe"] != recipe:
+            raise ValueError(f"{checkpoint} is a checkpoint of another recipe; delete it or pass another path")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["data_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        first, log, spent = state["step"], state["log"], state["seconds"]
+        print(f"{spec.name}/{member}: resuming at step {first}/{steps}", flush=True)
     started = time.time()
-    log = []
-    for step in range(steps):
+    for step in range(first, steps):
+        if stop_after is not None and step >= stop_after:
+            return None
         lr = spec.lr * (step + 1) / warmup if step < warmup else _cosine(spec.lr, step - warmup, steps - warmup)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -202,14 +232,17 @@ def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tok
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % 200 == 0 or step == steps - 1:
-            elapsed = time.time() - started
+            elapsed = spent + time.time() - started
             seen = (step + 1) * spec.batch_size * body
-            log.append({"step": step, "tokens": seen, "loss": round(float(loss), 4), "seconds": round(elapsed, 1)})
+            log.append({"step": step, "tokens": seen, "loss": round(loss.item(), 4), "seconds": round(elapsed, 1)})
             print(
-                f"{spec.name}/{member} step {step}/{steps} loss {float(loss):.3f} {seen / elapsed:.0f} tok/s",
+                f"{spec.name}/{member} step {step}/{steps} loss {loss.item():.3f} {seen / elapsed:.0f} tok/s",
                 flush=True,
             )
-    wall = time.time() - started
+        done = step + 1
+        if checkpoint is not None and done < steps and (done % checkpoint_every == 0 or done == stop_after):
+            _save_checkpoint(checkpoint, recipe, model, opt, gen, done, log, spent + time.time() - started)
+    wall = spent + time.time() - started
     from fixtures.storage import atomic_directory
 
     with atomic_directory(out_dir) as tmp:  # a member appears complete (card included) or not at all
@@ -222,7 +255,32 @@ def train_member(spec: FamilySpec, member: str, out_dir: Path | None = None, tok
             train_log=log,
         )
         _write_card(tmp, card)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)  # the member is complete; its checkpoint would only be resumed past the end
     return card
+
+
+def _save_checkpoint(
+    path: Path, recipe: dict, model: Any, opt: Any, gen: torch.Generator, step: int, log: list, seconds: float
+) -> None:
+    """The whole training state, written atomically (a stop mid-write leaves the previous checkpoint)."""
+    import io
+
+    from fixtures.storage import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    state = {
+        "recipe": recipe,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "data_rng": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "step": step,
+        "log": log,
+        "seconds": seconds,
+    }
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _cosine(peak: float, step: int, total: int) -> float:
@@ -329,12 +387,22 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("member")
         p.add_argument("--tokens", type=int, default=None)
         p.add_argument("--out", type=Path, default=None)
+        if name == "member":
+            p.add_argument("--checkpoint", type=Path, default=None, help="save and resume training state here")
+            p.add_argument("--stop-after", type=int, default=None, help="end this stretch after N steps in all")
     sub.add_parser("verify")
     args = parser.parse_args(argv)
     if args.cmd == "tokenizer":
         train_tokenizer()
     elif args.cmd == "member":
-        train_member(FAMILIES[args.family], args.member, args.out, args.tokens)
+        train_member(
+            FAMILIES[args.family],
+            args.member,
+            args.out,
+            args.tokens,
+            checkpoint=args.checkpoint,
+            stop_after=args.stop_after,
+        )
     elif args.cmd == "untrained":
         spec = FAMILIES[args.family]
         out = args.out or spec.folder / f"untrained-{args.member}"

@@ -56,3 +56,72 @@ def test_zoo_stays_under_its_size_budget() -> None:
 
     total = sum(p.stat().st_size for p in ZOO_DIR.rglob("*") if p.is_file())
     assert total < 45 * 2**20, f"the committed zoo is {total / 2**20:.1f} MiB"
+
+
+def test_a_member_trained_in_two_stretches_ends_identical_to_one_trained_in_one_go(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resume restores weights, AdamW moments, both random generators and the step (zoo/train.py checkpoints)."""
+    import dataclasses
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from zoo import train
+
+    stream = np.random.default_rng(0).integers(1, 4096, 20_000).astype(np.uint16)  # the recipe, not the data, is tested
+    monkeypatch.setattr(train, "token_stream", lambda corpus, tokenizer_dir=None: stream)
+    spec = dataclasses.replace(
+        FAMILIES["zoo-gpt2-s"],
+        name="tiny",
+        n_layer=1,
+        d_model=32,
+        n_head=2,
+        d_mlp=64,
+        n_ctx=16,
+        batch_size=4,
+        tokens=6 * 4 * 15,
+        warmup_frac=0.3,
+    )  # 6 steps
+    once = train.train_member(spec, "a", tmp_path / "once")
+    checkpoint = tmp_path / "a.ckpt"
+    assert (
+        train.train_member(spec, "a", tmp_path / "twice", checkpoint=checkpoint, checkpoint_every=2, stop_after=3)
+        is None
+    )
+    assert checkpoint.is_file()
+    assert not (tmp_path / "twice").exists()
+    twice = train.train_member(spec, "a", tmp_path / "twice", checkpoint=checkpoint)
+    assert not checkpoint.exists()
+    assert once is not None
+    assert twice is not None
+    assert [e["loss"] for e in once["train_log"]] == [e["loss"] for e in twice["train_log"]]
+    a, b = load_file(tmp_path / "once" / "model.safetensors"), load_file(tmp_path / "twice" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_another_recipe_is_refused(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from zoo import train
+
+    stream = np.random.default_rng(0).integers(1, 4096, 20_000).astype(np.uint16)
+    monkeypatch.setattr(train, "token_stream", lambda corpus, tokenizer_dir=None: stream)
+    spec = dataclasses.replace(
+        FAMILIES["zoo-gpt2-s"],
+        name="tiny",
+        n_layer=1,
+        d_model=32,
+        n_head=2,
+        d_mlp=64,
+        n_ctx=16,
+        batch_size=4,
+        tokens=6 * 4 * 15,
+    )
+    checkpoint = tmp_path / "a.ckpt"
+    train.train_member(spec, "a", tmp_path / "x", checkpoint=checkpoint, checkpoint_every=2, stop_after=2)
+    with pytest.raises(ValueError, match="checkpoint of another recipe"):
+        train.train_member(dataclasses.replace(spec, lr=1e-3), "a", tmp_path / "x", checkpoint=checkpoint)
