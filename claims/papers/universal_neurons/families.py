@@ -1291,6 +1291,11 @@ class SyntaxVR:
     n_positions: int
     tagger: str
 
+    def tested(self, kinds: Sequence[str]) -> list[str]:
+        """The labels of `kinds` that were tested on this sample (`testable_labels`), sorted."""
+        ok = testable_labels(self.positives, self.n_positions)
+        return sorted(n for n, k, t in zip(self.names, self.kinds, ok, strict=True) if k in kinds and t)
+
     def best(self, kinds: Sequence[str], n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
         """Per neuron of the model (0 where not measured), the best VR over testable labels of `kinds`, its label."""
         cols = np.flatnonzero(np.isin(np.asarray(self.kinds), list(kinds)))
@@ -1305,6 +1310,16 @@ class SyntaxVR:
         best[self.neurons[ok]] = value[ok]
         label[self.neurons[ok]] = cols[arg[ok]]
         return best, label
+
+
+def testable_labels(positives: np.ndarray, n_positions: int) -> np.ndarray:
+    """[labels] bool, which tagger labels F5 tests on a sample.
+
+    A label is tested when it holds at >= the unigram count rule's number of kept positions and leaves as many
+    without it (a variance split needs both groups).
+    """
+    floor = F.unigram_min_count(n_positions)
+    return (positives >= floor) & (positives <= n_positions - floor)
 
 
 def syntax_tags(ctx: ClaimContext) -> Any:
@@ -1324,8 +1339,7 @@ def syntax_tags(ctx: ClaimContext) -> Any:
 def syntax_vr(ctx: ClaimContext, ref: ModelRef, neurons: np.ndarray) -> SyntaxVR:
     """VR of `neurons` of `ref` for the tagger's labels on the row's sample, computed once and cached on disk.
 
-    A label is tested when it holds at >= the unigram count rule's number of kept positions and leaves as many
-    without it (a variance split needs both groups); other labels' VR is NaN.
+    Only `testable_labels` are measured; other labels' VR is NaN.
     """
     acts = ctx.activations(ref, (MLP_POST_RAW,))
     wanted = np.unique(np.asarray(neurons, dtype=np.int64))
@@ -1340,12 +1354,10 @@ def syntax_vr(ctx: ClaimContext, ref: ModelRef, neurons: np.ndarray) -> SyntaxVR
         labels = tags.labels[keep]
         n = int(keep.sum())
         positives = labels.sum(0).astype(np.int64)
-        floor = F.unigram_min_count(n)
-        testable = (positives >= floor) & (positives <= n - floor)
         raw = acts.raw(MLP_POST_RAW)
         d_mlp = raw.shape[2]
         vr = np.full((len(wanted), len(tags.names)), np.nan, dtype=np.float32)
-        cols = np.flatnonzero(testable)
+        cols = np.flatnonzero(testable_labels(positives, n))
         for layer in np.unique(wanted // d_mlp):
             rows = np.flatnonzero(wanted // d_mlp == layer)
             v = np.asarray(raw[:, int(layer), :])[keep][:, wanted[rows] % d_mlp].astype(np.float32)
@@ -1450,20 +1462,14 @@ def syntax_neurons(ctx: ClaimContext) -> Evidence:
         {"neuron": _neuron(int(i), d_mlp), "label": sv.names[label[i]], "vr": float(best[i])}
         for i in pool[np.argsort(-best[pool], kind="stable")[:10]]
     ]
-    tested = sorted(
-        n
-        for n, k, c in zip(sv.names, sv.kinds, sv.positives, strict=True)
-        if k in kinds
-        and F.unigram_min_count(sv.n_positions) <= c <= sv.n_positions - F.unigram_min_count(sv.n_positions)
-    )
+    tested = sv.tested(kinds)
     control_details: dict[str, Any] = {}
     effect = None
     series = {"trained": _per_layer(trained.universal & (best >= t["min_vr"]), layer, n_layers)}
     if control is not None:
         cv = syntax_vr(ctx, control.ref, np.flatnonzero(control.universal))
-        cbest, _ = cv.best(kinds, len(control.universal))
-        clayer = np.arange(len(control.universal)) // d_mlp
-        _, ckey, control_details = syntax_parts(cbest, clayer, control.universal, n_layers, ctx.scale, t)
+        cbest, _ = cv.best(kinds, n_neurons)  # an untrained copy: the reference's shape
+        _, ckey, control_details = syntax_parts(cbest, layer, control.universal, n_layers, ctx.scale, t)
         control_details["key"] = ckey
         effect = share_effect(
             f"share of universal neurons with {'syntax' if ctx.scale == 'full' else 'part-of-speech'} VR >= "
@@ -1473,7 +1479,7 @@ def syntax_neurons(ctx: ClaimContext) -> Evidence:
             t["min_effect"],
             "universal neurons",
         )
-        series["untrained control"] = _per_layer(control.universal & (cbest >= t["min_vr"]), clayer, n_layers)
+        series["untrained control"] = _per_layer(control.universal & (cbest >= t["min_vr"]), layer, n_layers)
     text = ", ".join(f"{e['neuron']} {e['label']} {e['vr']:.2f}" for e in strongest[:4])
     return ctx.evidence(
         key=("distinct layers of the top syntax neurons" if ctx.scale == "full" else "universal syntax neurons", key),
