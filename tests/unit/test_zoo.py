@@ -58,20 +58,18 @@ def test_zoo_stays_under_its_size_budget() -> None:
     assert total < 45 * 2**20, f"the committed zoo is {total / 2**20:.1f} MiB"
 
 
-def test_a_member_trained_in_two_stretches_ends_identical_to_one_trained_in_one_go(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Resume restores weights, AdamW moments, both random generators and the step (zoo/train.py checkpoints)."""
+@pytest.fixture
+def tiny_recipe(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A 6-step recipe of the base family's shape class, on a seeded random token stream (the recipe is tested)."""
     import dataclasses
 
     import numpy as np
-    from safetensors.numpy import load_file
 
     from zoo import train
 
-    stream = np.random.default_rng(0).integers(1, 4096, 20_000).astype(np.uint16)  # the recipe, not the data, is tested
+    stream = np.random.default_rng(0).integers(1, 4096, 20_000).astype(np.uint16)
     monkeypatch.setattr(train, "token_stream", lambda corpus, tokenizer_dir=None: stream)
-    spec = dataclasses.replace(
+    return dataclasses.replace(
         FAMILIES["zoo-gpt2-s"],
         name="tiny",
         n_layer=1,
@@ -82,16 +80,27 @@ def test_a_member_trained_in_two_stretches_ends_identical_to_one_trained_in_one_
         batch_size=4,
         tokens=6 * 4 * 15,
         warmup_frac=0.3,
-    )  # 6 steps
-    once = train.train_member(spec, "a", tmp_path / "once")
+    )
+
+
+def test_a_member_trained_in_two_stretches_ends_identical_to_one_trained_in_one_go(tmp_path, tiny_recipe) -> None:
+    """Resume restores weights, AdamW moments, both random generators and the step (zoo/train.py checkpoints)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from zoo import train
+
+    once = train.train_member(tiny_recipe, "a", tmp_path / "once")
     checkpoint = tmp_path / "a.ckpt"
     assert (
-        train.train_member(spec, "a", tmp_path / "twice", checkpoint=checkpoint, checkpoint_every=2, stop_after=3)
+        train.train_member(
+            tiny_recipe, "a", tmp_path / "twice", checkpoint=checkpoint, checkpoint_every=2, stop_after=3
+        )
         is None
     )
     assert checkpoint.is_file()
     assert not (tmp_path / "twice").exists()
-    twice = train.train_member(spec, "a", tmp_path / "twice", checkpoint=checkpoint)
+    twice = train.train_member(tiny_recipe, "a", tmp_path / "twice", checkpoint=checkpoint)
     assert not checkpoint.exists()
     assert once is not None
     assert twice is not None
@@ -101,27 +110,12 @@ def test_a_member_trained_in_two_stretches_ends_identical_to_one_trained_in_one_
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_a_checkpoint_of_another_recipe_is_refused(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checkpoint_of_another_recipe_is_refused(tmp_path, tiny_recipe) -> None:
     import dataclasses
-
-    import numpy as np
 
     from zoo import train
 
-    stream = np.random.default_rng(0).integers(1, 4096, 20_000).astype(np.uint16)
-    monkeypatch.setattr(train, "token_stream", lambda corpus, tokenizer_dir=None: stream)
-    spec = dataclasses.replace(
-        FAMILIES["zoo-gpt2-s"],
-        name="tiny",
-        n_layer=1,
-        d_model=32,
-        n_head=2,
-        d_mlp=64,
-        n_ctx=16,
-        batch_size=4,
-        tokens=6 * 4 * 15,
-    )
     checkpoint = tmp_path / "a.ckpt"
-    train.train_member(spec, "a", tmp_path / "x", checkpoint=checkpoint, checkpoint_every=2, stop_after=2)
+    train.train_member(tiny_recipe, "a", tmp_path / "x", checkpoint=checkpoint, checkpoint_every=2, stop_after=2)
     with pytest.raises(ValueError, match="checkpoint of another recipe"):
-        train.train_member(dataclasses.replace(spec, lr=1e-3), "a", tmp_path / "x", checkpoint=checkpoint)
+        train.train_member(dataclasses.replace(tiny_recipe, lr=1e-3), "a", tmp_path / "x", checkpoint=checkpoint)
