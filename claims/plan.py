@@ -1,10 +1,11 @@
 """`--claims-plan`: what a run will cost, printed before any work, and refused when it does not fit the machine.
 
 Per (subject, dataset) group of the selected claim tests: the models it runs (a family's seeds and controls),
-tokens per model, whether the raw activations are stored (some selected claim needs token-level activations) or
-only streamed (`docs/streaming.md`), and from these the disk, the peak memory and the compute:
+tokens per model, whether raw activations are stored (some selected claim needs token-level activations) or
+only streamed (`docs/streaming.md`), and from these the disk, the peak memory and the compute. Raw activations
+cover the token-level sample, at most the sample cap (`--claims-sample-tokens`) whatever the budget:
 
-    stored raw activations (disk, and RAM while one model's pass builds them)  tokens x layers x d_mlp x 2 bytes
+    stored raw activations (disk, and RAM while one model's pass builds them)  sample x layers x d_mlp x 2 bytes
     streaming family pass (memory)          weights + pairs x (n^2 x 12 + layers x d^2 x 12) + chunk buffers
     compute                                 2 x params x tokens per model + pairs x 2 x tokens x n^2
 
@@ -48,7 +49,7 @@ class Group:
     dataset: str
     models: int
     tokens: int
-    route: str  # "stored" or "stream"
+    route: str  # "stored" (raw covers the budget), "stream" (no raw), "both" (raw on a capped sample + stream)
     disk_bytes: float
     memory_bytes: float
     forward_flops: float
@@ -88,6 +89,7 @@ def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], 
     """One `Group` per (subject, dataset) among the selected cases."""
     from fixtures.activations import raw_products
     from fixtures.models import is_family, resolve_family, resolve_model
+    from fixtures.workbench import covers_budget
 
     groups: list[Group] = []
     seen: set[tuple[str, str]] = set()
@@ -103,17 +105,21 @@ def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], 
             refs, members, controls = [resolve_model(case.subject)], 1, 0
         shapes = [shape(r) for r in refs]
         tokens = max(settings.tokens_for(r.scale) for r in refs)
+        sample = max(settings.sample_tokens_for(r.scale) for r in refs)
         products = set().union(*(plan.get((r.name, case.dataset), frozenset()) for r in refs))
-        raw = len(raw_products(products))  # the rule of Workbench.stores_raw
+        raw = len(raw_products(products))
         weights = sum(4 * s[3] for s in shapes)
         forward = sum(2 * s[3] * tokens for s in shapes)
         correlation = 0.0
         layers, _, d, _ = shapes[0]
         n = layers * d
         if raw:
-            disk = raw * sum(tokens * s[0] * s[2] * 2 for s in shapes)
-            memory = weights + max(raw * tokens * s[0] * s[2] * 2 for s in shapes)
-            route = "stored"
+            disk = raw * sum(sample * s[0] * s[2] * 2 for s in shapes)
+            memory = weights + max(raw * sample * s[0] * s[2] * 2 for s in shapes)
+            # the rule of Workbench.stores_raw: raw on a capped sample does not replace the streamed statistics
+            route = "stored" if all(covers_budget(settings, r.scale) for r in refs) else "both"
+            if route == "both":
+                forward += sum(2 * s[3] * sample for s in shapes)
         else:
             disk, memory, route = 0.0, weights, "stream"
         if members >= 2:

@@ -29,6 +29,7 @@ DATASETS_OPTION = "--claims-datasets"
 FAMILY_OPTION = "--claims-family"
 FAMILIES_FILE_OPTION = "--claims-families-file"
 TOKENS_OPTION = "--claims-tokens"
+SAMPLE_OPTION = "--claims-sample-tokens"
 CONTEXT_OPTION = "--claims-context-length"
 DEVICE_OPTION = "--claims-device"
 DTYPE_OPTION = "--claims-dtype"
@@ -103,6 +104,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         TOKENS_OPTION, type=int, default=None, metavar="N", help="tokens per (model, dataset), overriding the profile"
+    )
+    group.addoption(
+        SAMPLE_OPTION,
+        type=int,
+        default=None,
+        metavar="N",
+        help="most tokens per (model, dataset) kept as per-token activations (the rest is only streamed), "
+        "overriding the profile",
     )
     group.addoption(
         CONTEXT_OPTION, type=int, default=None, metavar="N", help="tokens per context (capped by the model's n_ctx)"
@@ -494,9 +503,11 @@ class ClaimsSession:
 
     def _check_numbers(self) -> None:
         opt = self.config.getoption
-        tokens, context = opt(TOKENS_OPTION), opt(CONTEXT_OPTION)
-        if tokens is not None and tokens <= 0:
-            raise pytest.UsageError(f"{TOKENS_OPTION} must be a positive number of tokens, got {tokens}")
+        context = opt(CONTEXT_OPTION)
+        for name in (TOKENS_OPTION, SAMPLE_OPTION):
+            value = opt(name)
+            if value is not None and value <= 0:
+                raise pytest.UsageError(f"{name} must be a positive number of tokens, got {value}")
         if context is not None and context < 2:
             raise pytest.UsageError(f"{CONTEXT_OPTION} must be >= 2, got {context}")
         if opt(DTYPE_OPTION) not in ("float32", "bfloat16", "float16"):
@@ -517,7 +528,7 @@ class ClaimsSession:
         from fixtures.workbench import RunSettings
 
         opt = self.config.getoption
-        tokens = opt(TOKENS_OPTION)
+        tokens, sample = opt(TOKENS_OPTION), opt(SAMPLE_OPTION)
         return RunSettings(
             tokens_small=tokens or self.profile.tokens_small,
             tokens_full=tokens or self.profile.tokens_full,
@@ -525,6 +536,8 @@ class ClaimsSession:
             device=pick_device(opt(DEVICE_OPTION)),
             dtype=opt(DTYPE_OPTION),
             seed=opt(SEED_OPTION) if opt(SEED_OPTION) is not None else self.profile.seed,
+            sample_small=sample or self.profile.sample_small,
+            sample_full=sample or self.profile.sample_full,
         )
 
     @property
@@ -691,6 +704,8 @@ class ClaimsSession:
                 "families": opt(FAMILY_OPTION),
                 "tokens_small": settings.tokens_small,
                 "tokens_full": settings.tokens_full,
+                "sample_small": settings.sample_tokens_for("small"),
+                "sample_full": settings.sample_tokens_for("full"),
                 "context_length": settings.context_length,
                 "dtype": settings.dtype,
                 "gemm_precision": settings.gemm_precision,

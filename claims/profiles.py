@@ -27,8 +27,12 @@ class Profile:
     Attributes:
         name, description: for `--claims-profile` and the report.
         cells: per axis, the default subjects x datasets.
-        tokens_small: tokens per (model, dataset) for the zoo's tiny models.
-        tokens_full: tokens per (model, dataset) for real-size models.
+        tokens_small: tokens per (model, dataset) for the zoo's tiny models: what the streamed statistics (cross-seed
+            correlations, per-neuron moments) see. Memory and disk do not depend on it (docs/streaming.md).
+        tokens_full: the same for real-size models.
+        sample_small, sample_full: the most tokens of the token-level sample that claims needing per-token
+            activations read (variance reduction, position information, AUROCs, interventions). These are stored
+            raw, so this cap, not the token budget, sets the disk; `--claims-sample-tokens` replaces both.
         context_length: tokens per context (capped by the model's own n_ctx).
         seed: sampling and baseline seed.
     """
@@ -39,6 +43,8 @@ class Profile:
     tokens_small: int
     tokens_full: int
     context_length: int
+    sample_small: int
+    sample_full: int
     seed: int = 0
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -65,6 +71,8 @@ PROFILES: dict[str, Profile] = {
             tokens_small=32_768,  # 256 contexts of 128: correlation noise ~0.006; cold default run ~14 min (README)
             tokens_full=8_192,  # SmolLM2 runs ~400 tokens/s on 2 cores: ~20 s per corpus
             context_length=128,  # the zoo's n_ctx
+            sample_small=32_768,  # the whole budget: 200 MB of float16 per zoo model and corpus
+            sample_full=8_192,
         ),
         Profile(
             name="resample",
@@ -74,6 +82,8 @@ PROFILES: dict[str, Profile] = {
             tokens_small=32_768,
             tokens_full=8_192,
             context_length=128,
+            sample_small=32_768,
+            sample_full=8_192,
             seed=1,
         ),
         Profile(
@@ -88,6 +98,8 @@ PROFILES: dict[str, Profile] = {
             tokens_small=8_192,
             tokens_full=2_048,
             context_length=128,
+            sample_small=8_192,
+            sample_full=2_048,
         ),
         Profile(
             name="paper",
@@ -104,6 +116,9 @@ PROFILES: dict[str, Profile] = {
             tokens_small=1_048_576,
             tokens_full=1_048_576,
             context_length=512,
+            # 65,536 tokens x 36,864 neurons x 2 bytes = 4.8 GB per GPT-2-small model, whatever the budget
+            sample_small=65_536,
+            sample_full=65_536,
         ),
     )
 }

@@ -51,3 +51,17 @@ def test_the_paper_models_have_known_shapes_before_their_config_is_downloaded() 
     unknown = SimpleNamespace(name="y", location="someone/else", config=lambda: {}["missing"])
     with pytest.raises(ValueError, match=r"no config\.json for y and no known shape"):
         plan.shape(unknown)
+
+
+def test_stored_raw_activations_are_bounded_by_the_sample_cap_not_the_token_budget() -> None:
+    family = resolve_family("zoo-gpt2-s")
+    case = ClaimCase("zoo-gpt2-s", "sotu", "U1", Axis.ORIGINAL)
+    products = {(r.name, "sotu"): frozenset({MLP_POST_RAW}) for r in (*family.members, *family.controls)}
+    layers, _, d_mlp, _ = plan.shape(family.members[0])
+    groups = [
+        plan.estimate([case], products, RunSettings(budget, budget, 128, "cpu", "float32", 0, 32_768, 32_768))[0]
+        for budget in (65_536, 1 << 24)
+    ]
+    assert [g.route for g in groups] == ["both", "both"]  # raw on the capped sample, statistics streamed
+    assert groups[0].disk_bytes == groups[1].disk_bytes == groups[0].models * 32_768 * layers * d_mlp * 2
+    assert groups[0].memory_bytes == groups[1].memory_bytes

@@ -15,11 +15,11 @@ from fixtures import models
 from fixtures.activations import FORWARD, MLP_POST_RAW
 
 
-def _universality(name: str, text_dir: Path, plan: dict) -> tuple:  # type: ignore[type-arg]
+def _universality(name: str, text_dir: Path, plan: dict, cap: int | None = None) -> tuple:  # type: ignore[type-arg]
     from claims.papers.universal_neurons.measures import universality
     from fixtures.workbench import RunSettings, Workbench
 
-    bench = Workbench(RunSettings(8192, 8192, 64, "cpu", "float32", 0))
+    bench = Workbench(RunSettings(8192, 8192, 64, "cpu", "float32", 0, cap, cap))
     family = models.resolve_family(name)
     bench.plan = {(ref.name, str(text_dir)): frozenset(plan) for ref in (*family.members, *family.controls)}
     ctx = ClaimContext(load_all()["U1"], Axis.GT1, name, family.members[0], family, str(text_dir), bench)
@@ -62,3 +62,29 @@ def test_a_family_with_a_single_control_streams_without_a_control_table(
     u, passes = _universality("one-control", text_dir, set())
     assert u.control is None  # one control has nothing to be compared with (as on the stored route)
     assert passes == 2
+
+
+def test_raw_activations_on_a_capped_sample_leave_universality_to_the_streaming_pass(
+    declare, tiny_dirs, text_dir, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Token-level claims keep raw activations of at most the sample cap; the cross-seed sums still see every token."""
+    from fixtures.workbench import RunSettings, Workbench
+
+    monkeypatch.setattr(models, "CATALOGUE", models.FamilyCatalogue(hub=dict(models.HUB_FAMILIES)))
+    seeds = [tiny_dirs[k] for k in ("random0", "random1", "random2")]
+    models.declare_family("capped", [str(d) for d in seeds], controls=[str(seeds[2]), str(seeds[0])])
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "whole"))
+    whole, _ = _universality("capped", text_dir, set())
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "capped"))
+    capped, _ = _universality("capped", text_dir, {MLP_POST_RAW}, cap=2048)
+    assert capped.n_tokens == whole.n_tokens  # the streamed route, over the whole budget, not the 2,048 stored
+    np.testing.assert_allclose(capped.table["max_corr"], whole.table["max_corr"], atol=1e-5)
+
+    bench = Workbench(RunSettings(8192, 8192, 64, "cpu", "float32", 0, 2048, 2048))
+    ref = models.resolve_family("capped").members[0]
+    raw = bench.activations(ref, str(text_dir), (MLP_POST_RAW,)).raw(MLP_POST_RAW)
+    moments = bench.activations(ref, str(text_dir), ("mlp_post.moments",)).moments("mlp_post.moments", "all")
+    assert raw.shape[0] == 2048  # bounded by the cap
+    assert int(moments["count"]) == 8192  # the moments are streamed over the whole budget
+    with pytest.raises(ValueError, match="separately"):
+        bench.activations(ref, str(text_dir), (MLP_POST_RAW, "mlp_post.moments"))

@@ -180,6 +180,11 @@ def test_negative_tokens_is_a_usage_error(usage_error) -> None:  # type: ignore[
     assert error == "ERROR: --claims-tokens must be a positive number of tokens, got -5"
 
 
+def test_zero_sample_tokens_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
+    error = usage_error("--claims-sample-tokens", "0")
+    assert error == "ERROR: --claims-sample-tokens must be a positive number of tokens, got 0"
+
+
 def test_more_tokens_than_the_corpus_holds_names_both_numbers(tiny_model_dir: Path, text_dir: Path) -> None:
     from transformers import AutoTokenizer
 
