@@ -279,7 +279,7 @@ def test_a_context_length_above_the_models_n_ctx_is_recorded_as_the_length_used(
 
     bench = Workbench(RunSettings(256, 256, 1_000, "cpu", "float32", 0))  # the tiny model has n_positions 64
     provenance = bench.provenance(str(tiny_model_dir), str(text_dir))
-    assert list(provenance["sampled"].values()) == [{"tokens": 256, "context_length": 64}]
+    assert list(provenance["sampled"].values()) == [{"tokens": 256, "context_length": 64, "token_level": 256}]
 
 
 def test_cuda_device_without_a_gpu_is_a_usage_error(usage_error) -> None:  # type: ignore[no-untyped-def]
