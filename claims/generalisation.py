@@ -35,8 +35,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from claims.lib.inference import benjamini_hochberg
 from claims.verdict import CHECKLIST_KEYS, Axis, Role, Verdict
+from engine.inference import benjamini_hochberg
 
 GENERALISES = "generalises"
 DOES_NOT = "does_not_generalise"

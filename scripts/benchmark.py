@@ -6,7 +6,7 @@
 
 Four measurements, each reported as a ratio against a baseline timed in this process:
 
-1. neuron statistics: `claims.lib.moments.moments` on [tokens, neurons] vs the reference notebook's per-neuron scipy
+1. neuron statistics: `engine.moments.moments` on [tokens, neurons] vs the reference notebook's per-neuron scipy
    loop (`compute_activation_stats`: mean, var, scipy skew, scipy kurtosis + 3, sparsity). The loop is timed on a
    subset of neurons and extrapolated linearly to all of them (its cost is per neuron). Both run on one thread
    (the loop is single-threaded numpy), and the two agree on the subset.
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from claims.lib.correlation import CrossCorrelation  # noqa: E402
-from claims.lib.moments import moments  # noqa: E402
+from engine.correlation import CrossCorrelation  # noqa: E402
+from engine.moments import moments  # noqa: E402
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

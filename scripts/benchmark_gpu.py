@@ -2,7 +2,7 @@
 
 Five random-init GPT-2-small-shaped models (12 layers, d_model 768, 3,072 neurons per layer, context 1,024; no
 weights needed) run in lockstep over synthetic tokens through the suite's own family pass (`fixtures/stream.py`
-feeding `claims.lib.family.FamilyCorrelations`: the reference seed against the 4 others, both rotation
+feeding `engine.family.FamilyCorrelations`: the reference seed against the 4 others, both rotation
 baselines, and the rotated-reference control). Measured in the same run:
 
 * family-pass positions/s (5 forward passes + every correlation update per position), split into the forward
@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from claims.lib.correlation import CUDA_ALIGN, tf32
-from claims.lib.family import FamilyCorrelations
+from engine.correlation import CUDA_ALIGN, tf32
+from engine.family import FamilyCorrelations
 from fixtures.stream import family_pass, plain_post_runner
 
 PAPER_TOKENS = 100_000_000  # positions per model in the paper's universality run

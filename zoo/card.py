@@ -31,7 +31,7 @@ def universality_profile(spec: FamilySpec, tokens: int = PROFILE_TOKENS) -> dict
     """Per-layer fractions of neurons above each excess threshold, trained vs untrained (same pipeline)."""
     import torch
 
-    from claims.lib.universality import cross_model_correlations, universality_table
+    from engine.universality import cross_model_correlations, universality_table
     from fixtures.activations import MLP_POST_RAW
     from fixtures.models import pick_device, resolve_family
     from fixtures.workbench import RunSettings, Workbench

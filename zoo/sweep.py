@@ -71,7 +71,7 @@ def measure() -> list[dict]:
     """Universality profile (trained and untrained pairs) for every config with both members trained."""
     from transformers import AutoModelForCausalLM
 
-    from claims.lib.correlation import CrossCorrelation, gaussian_unit_rows
+    from engine.correlation import CrossCorrelation, gaussian_unit_rows
     from zoo.train import build_model, eval_contexts, load_tokenizer
 
     rows = []

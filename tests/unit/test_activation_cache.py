@@ -260,9 +260,9 @@ def test_a_cache_entry_written_before_fingerprints_is_recomputed(tmp_path: Path,
 
 
 def test_extraction_fingerprint_covers_extraction_hooks_moments_and_sampler() -> None:
-    import claims.lib.moments
+    import engine.moments
     from fixtures import extraction, hooks, tokens
 
     covered = {(ROOT / path).resolve() for path in activations.EXTRACTION_CODE}
-    for module in (activations, extraction, hooks, tokens, claims.lib.moments):
+    for module in (activations, extraction, hooks, tokens, engine.moments):
         assert Path(module.__file__ or "").resolve() in covered, module.__name__

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from claims.lib.interventions import single_threaded
+from engine.interventions import single_threaded
 from fixtures import fingerprint
 from fixtures.workbench import RunSettings, Workbench
 
@@ -131,7 +131,7 @@ def test_wrappers_partials_and_methods_are_fingerprinted_by_the_code_they_run(
         monkeypatch,
     )
     own = Path(mod.__file__ or "").resolve()
-    interventions = fingerprint.ROOT / "claims" / "lib" / "interventions.py"
+    interventions = fingerprint.ROOT / "engine" / "interventions.py"
     assert fingerprint.code_files(single_threaded(functools.partial(mod.compute, 3))) == {interventions, own}
     assert fingerprint.code_files(mod.Table().build) == {own}
     assert fingerprint.code_files(mod.Table()) == {own}
@@ -170,17 +170,17 @@ def test_a_file_is_read_once_per_process(tmp_path: Path) -> None:
 
 def test_fingerprint_names_files_by_their_place_in_the_project_not_by_absolute_path() -> None:
     engine = fingerprint.package_files(fingerprint.ENGINE)
-    assert fingerprint.label(engine[0]).startswith("claims/lib/")
+    assert fingerprint.label(engine[0]).startswith("engine/")
     assert all(not fingerprint.label(p).startswith("/") for p in engine)
 
 
 _CLONE_SCRIPT = """
 import json, pathlib, sys
 from fixtures import activations, fingerprint
-from claims.lib import percentiles
+from engine import percentiles
 assert fingerprint.ROOT == pathlib.Path.cwd().resolve(), (fingerprint.ROOT, pathlib.Path.cwd())
 out = [activations.extraction_fingerprint(), fingerprint.code_fingerprint(percentiles.within_layer_percentile)]
-engine_file = fingerprint.ROOT / "claims" / "lib" / "percentiles.py"
+engine_file = fingerprint.ROOT / "engine" / "percentiles.py"
 engine_file.write_text(engine_file.read_text() + "\\n# edited\\n")
 fingerprint.forget()
 out.append(fingerprint.code_fingerprint(percentiles.within_layer_percentile))
@@ -189,11 +189,11 @@ print(json.dumps(out))
 
 
 def test_fingerprint_is_the_same_in_a_copy_of_the_tree_at_another_path(tmp_path: Path) -> None:
-    from claims.lib import percentiles
+    from engine import percentiles
     from fixtures import activations
 
     clone = tmp_path / "elsewhere" / "clone"
-    for package in ("claims", "fixtures"):
+    for package in ("engine", "fixtures", "claims"):
         shutil.copytree(fingerprint.ROOT / package, clone / package, ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(clone), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from claims.context import ClaimContext, NotApplicable
-from claims.lib.interventions import single_threaded
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, part
+from engine.interventions import single_threaded
 from fixtures import hooks
 from fixtures.models import ModelRef
 
@@ -69,7 +69,7 @@ def value_norms(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         import torch
 
-        from claims.lib.interventions import head_output_norms
+        from engine.interventions import head_output_norms
 
         model = bench.model(ref)
         sample = bench.tokens(ref, ctx.corpus_name)
@@ -127,7 +127,7 @@ def off_switch_effect(trained: np.ndarray, controls: list[np.ndarray], seed: int
     The 95 % interval is a two-sample percentile bootstrap over heads (trained heads and control heads drawn
     independently); a model whose BOS value is as loud as its initialisation's has an effect near 0.
     """
-    from claims.lib.inference import two_sample_bootstrap_interval
+    from engine.inference import two_sample_bootstrap_interval
 
     a = silencing(trained)
     b = np.concatenate([silencing(c) for c in controls]) if controls else np.array([])
@@ -242,7 +242,7 @@ def heuristic_scores(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         import torch
 
-        from claims.lib.interventions import bos_heuristic
+        from engine.interventions import bos_heuristic
 
         model = bench.model(ref)
         b = model.bridge
@@ -322,7 +322,7 @@ def tail_effect(real: np.ndarray, random: np.ndarray, q: float, seed: int, thres
     real, random: [L, d_mlp, L, H] scores (NaN where the head is not later). The unit of inference is the
     neuron (or random direction): all its scores are resampled together, on each side independently.
     """
-    from claims.lib.inference import ClusterTail, two_sample_bootstrap_interval
+    from engine.inference import ClusterTail, two_sample_bootstrap_interval
 
     def tail(scores: np.ndarray) -> ClusterTail:
         rows = np.broadcast_to(
@@ -635,7 +635,7 @@ def path_effect(top: list[dict[str, Any]], random: list[dict[str, Any]], thresho
     The random pairs enter with |ρ| (a correlation of either sign counts against the heuristic); Welch t interval
     over pairs. Pairs whose ρ is undefined (a neuron silent at every destination) are left out.
     """
-    from claims.lib.inference import mean_difference
+    from engine.inference import mean_difference
 
     signed = np.array([np.sign(p["h"]) * p["rho_act"] for p in top], dtype=float)
     rand_abs = np.abs(np.array([r["rho_act"] for r in random], dtype=float))
@@ -688,8 +688,8 @@ def path_effect(top: list[dict[str, Any]], random: list[dict[str, Any]], thresho
     key_tolerance=0.1,
 )
 def path_ablation_claim(ctx: ClaimContext) -> Evidence:
-    from claims.lib.inference import spearman
-    from claims.lib.interventions import pearson
+    from engine.inference import spearman
+    from engine.interventions import pearson
 
     scores = heuristic_scores(ctx, ctx.model)
     real = scores["real"]

@@ -22,7 +22,7 @@ Method, as pre-registered in the criteria:
     is not made at position 0 or the last position and neither its input nor its target token is excluded
     (BOS/EOS/pad/newline).
   * Cost. A final-layer neuron changes only the final residual, by (v - a)·w_out, so one cached forward pass
-    serves every value (`claims.lib.interventions.shifted_readout_metrics`). A penultimate-layer neuron re-runs
+    serves every value (`engine.interventions.shifted_readout_metrics`). A penultimate-layer neuron re-runs
     only the last block, replayed with the arguments captured in the clean pass (checked to reproduce it).
   * Baselines: 20 seeded random neurons — full scale: last two layers, l2_penalty <= 90th and vocab_var >= 10th
     percentile (the authors' `sample_baseline_neurons`); small scale: final layer.
@@ -52,10 +52,10 @@ import pandas as pd
 from scipy.stats import binom
 
 from claims.context import ClaimContext, NotApplicable
-from claims.lib.interventions import single_threaded
 from claims.papers.universal_neurons.measures import weight_table
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, part
+from engine.interventions import single_threaded
 from fixtures import hooks
 from fixtures.activations import MLP_POST_MOMENTS
 from fixtures.models import LoadedModel, ModelRef
@@ -238,7 +238,7 @@ def intervention_curves(
     def compute() -> dict[str, Any]:
         import torch
 
-        from claims.lib import interventions as iv
+        from engine import interventions as iv
 
         started = time.time()
         cap = capture(ctx, ref)
@@ -481,7 +481,7 @@ def null_space_energy(ctx: ClaimContext, ref: ModelRef, frame: pd.DataFrame, bot
     bench = ctx.workbench
 
     def compute() -> np.ndarray:
-        from claims.lib.interventions import bottom_singular_basis, subspace_energy_fraction
+        from engine.interventions import bottom_singular_basis, subspace_energy_fraction
 
         model = bench.model(ref)
         b = model.bridge
@@ -500,7 +500,7 @@ def null_space_energy(ctx: ClaimContext, ref: ModelRef, frame: pd.DataFrame, bot
 
 def curve_slopes(result: dict[str, Any], upto: int | None = None) -> dict[str, np.ndarray]:
     """OLS slopes of each metric on the magnitude, per neuron row, over the first `upto` grid points (all: None)."""
-    from claims.lib.interventions import ols_slope
+    from engine.interventions import ols_slope
 
     x = np.asarray(result["magnitudes"])[:upto]
     return {m: np.array([float(ols_slope(x, np.asarray(r[m])[:upto])) for r in result["neurons"]]) for m in METRICS}
@@ -562,7 +562,7 @@ def entropy_decision(
 
 def entropy_effect(result: dict[str, Any], threshold: float) -> Effect:
     """E1's effect: the candidate's entropy slope - the baselines' mean, with a t prediction interval over them."""
-    from claims.lib.inference import difference_from_sample
+    from engine.inference import difference_from_sample
 
     slopes = curve_slopes(result)["entropy"]
     diff, low, high = difference_from_sample(float(slopes[0]), slopes[1:])
@@ -597,7 +597,7 @@ def anti_entropy_effect(result: dict[str, Any], threshold: float) -> Effect:
 
     `result`'s first row is the partner, the rest random baseline neurons fixed to the same magnitudes.
     """
-    from claims.lib.inference import difference_from_sample
+    from engine.inference import difference_from_sample
 
     reduction = -curve_slopes(result, RESTRICTED)["entropy"]
     diff, low, high = difference_from_sample(float(reduction[0]), reduction[1:])
@@ -907,7 +907,7 @@ def antipodal_ratio(directions: Any, layers: np.ndarray, functional: np.ndarray,
     """
     import torch
 
-    from claims.lib.interventions import all_pairs_antipodal_fraction, antipodal_counts
+    from engine.interventions import all_pairs_antipodal_fraction, antipodal_counts
 
     groups, control_hits, control_pairs, weights = [], 0.0, 0, 0
     for layer in np.unique(layers):
@@ -941,7 +941,7 @@ def antipodal_effect(stats: dict[str, float], threshold: float) -> Effect:
     Newcombe's interval from the two Wilson (binomial) intervals over pairs; the control share (weighted over
     layers like the labelled pairs) counts as control_fraction x control_pairs hits of control_pairs.
     """
-    from claims.lib.inference import proportion_difference
+    from engine.inference import proportion_difference
 
     n2 = int(stats["control_pairs"])
     k2 = round(stats["control_fraction"] * n2) if n2 and math.isfinite(stats["control_fraction"]) else 0

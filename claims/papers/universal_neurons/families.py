@@ -1,8 +1,8 @@
 """F1-F7: the neuron families of §5 (Fig. 4, 15-21), found by variance reduction (F0, Eq. 4) or by their own tests.
 
 The paper labels every universal neuron by the binary feature whose split explains most of its variance (VR,
-claims/lib/variance_reduction.py), over token features, unigram features and their previous-token versions
-(claims/lib/features.py says how they are built and scaled to our samples). Families are then read off the labels:
+engine/variance_reduction.py), over token features, unigram features and their previous-token versions
+(engine/features.py says how they are built and scaled to our samples). Families are then read off the labels:
 unigram (F1), alphabet (F2), previous-token (F3) and syntax (F5) neurons; position neurons (F4) come from the mutual
 information between firing and position, context neurons (F6) from AUROC, and F7 asks what the paper never
 measured: are universal neurons more interpretable than non-universal ones of the same layers?
@@ -50,8 +50,13 @@ import numpy as np
 from scipy import stats
 
 from claims.context import NO_CONTROL, ClaimContext, NotApplicable
-from claims.lib import features as F
-from claims.lib.inference import (
+from claims.papers.universal_neurons.measures import universality
+from claims.papers.universal_neurons.universality import FALLBACK
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis, Effect, Evidence, Part, Role
+from claims.verdict import part as make_part
+from engine import features as F
+from engine.inference import (
     auroc,
     bootstrap_interval,
     group_pair_u,
@@ -60,12 +65,7 @@ from claims.lib.inference import (
     proportion_difference,
     weighted_group_auroc,
 )
-from claims.lib.universality import RULE_THRESHOLD, universal_mask
-from claims.papers.universal_neurons.measures import universality
-from claims.papers.universal_neurons.universality import FALLBACK
-from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Effect, Evidence, Part, Role
-from claims.verdict import part as make_part
+from engine.universality import RULE_THRESHOLD, universal_mask
 from fixtures.activations import MLP_POST_RAW
 from fixtures.models import ModelRef
 
@@ -96,7 +96,7 @@ class FeatureVR:
     """VR of every neuron of one model for every feature, on the kept positions of one dataset sample.
 
     Attributes:
-        names, kinds: the features (claims/lib/features.py), current token first, then `prev_` versions.
+        names, kinds: the features (engine/features.py), current token first, then `prev_` versions.
         vr: [n_layers * d_mlp, features] float32, neurons layer-major.
         positives: [features] kept positions where the feature is True.
         n_positions: kept positions.
@@ -239,7 +239,7 @@ def feature_vr(ctx: ClaimContext, ref: ModelRef, neurons: np.ndarray | None = No
     }
 
     def compute() -> FeatureVR:
-        from claims.lib.variance_reduction import variance_reduction
+        from engine.variance_reduction import variance_reduction
 
         feats = position_features(ctx)
         raw = acts.raw(MLP_POST_RAW)
@@ -1346,7 +1346,7 @@ def syntax_vr(ctx: ClaimContext, ref: ModelRef, neurons: np.ndarray) -> SyntaxVR
     inputs = {"activations": acts.key, "vocabulary": ctx.model.identity(), "neurons": wanted.tolist()}
 
     def compute() -> SyntaxVR:
-        from claims.lib.variance_reduction import variance_reduction
+        from engine.variance_reduction import variance_reduction
 
         tags = syntax_tags(ctx)
         _, special = vocabulary(ctx)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from claims.context import NO_CONTROL, ClaimContext, NotApplicable
-from claims.lib.inference import mean_difference, mean_interval, two_sample_bootstrap_interval
-from claims.lib.universality import universal_mask
 from claims.papers.universal_neurons.measures import universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
+from engine.inference import mean_difference, mean_interval, two_sample_bootstrap_interval
+from engine.universality import universal_mask
 from fixtures import hooks
 from fixtures.activations import MLP_POST_STREAM
 from fixtures.models import LoadedModel, ModelRef
@@ -76,7 +76,7 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
 def head_universality(ctx: ClaimContext) -> Evidence:
     import torch
 
-    from claims.lib.universality import cross_model_correlations
+    from engine.universality import cross_model_correlations
 
     family = ctx.family
     if family is None:

@@ -90,8 +90,8 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
         require_same_tokens([r.name for r in refs], [a.tokens for a in acts])
         import torch
 
-        from claims.lib.family import FamilyRun
-        from claims.lib.universality import cross_model_correlations
+        from engine.family import FamilyRun
+        from engine.universality import cross_model_correlations
 
         keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
@@ -113,7 +113,7 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
         return _assemble(FamilyRun(run, crun, rotated), shapes, len(members), labels, control_labels)
 
     def streamed() -> Universality:
-        from claims.lib.family import FamilyCorrelations
+        from engine.family import FamilyCorrelations
 
         paired = controls if len(controls) >= 2 else []  # one control has nothing to be compared with
         state: dict[str, Any] = {}
@@ -142,8 +142,8 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
 def _assemble(
     run: Any, shapes: list[tuple[int, int]], n_members: int, labels: list[str], control_labels: list[str]
 ) -> Universality:
-    """The claims' view of a finished family run (`claims.lib.family.FamilyRun`); `shapes` are (layers, d_mlp)."""
-    from claims.lib.universality import depth_specialisation
+    """The claims' view of a finished family run (`engine.family.FamilyRun`); `shapes` are (layers, d_mlp)."""
+    from engine.universality import depth_specialisation
 
     (n_layers, d_mlp), (layers_b, _) = shapes[0], shapes[1]
     table = _table(run.members, labels, n_layers, d_mlp)
@@ -168,7 +168,7 @@ def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
     """A Haar-rotated copy of a model's neurons, layer by layer (the numerator of U2's rotation control)."""
     import torch
 
-    from claims.lib.correlation import haar_orthogonal
+    from engine.correlation import haar_orthogonal
 
     n_pos, n_layers, d = acts.shape
     rotation = haar_orthogonal(n_layers, d, torch.Generator().manual_seed(seed)).float()
@@ -180,8 +180,8 @@ def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _table(run: Any, labels: list[str], n_layers: int, d_mlp: int) -> pd.DataFrame:
-    """The paper's table (claims/lib/universality.py) plus the orthogonal baseline and per-model columns."""
-    from claims.lib.universality import universality_table
+    """The paper's table (engine/universality.py) plus the orthogonal baseline and per-model columns."""
+    from engine.universality import universality_table
 
     table = universality_table(run.results, run.baselines["gaussian"], n_layers, d_mlp, names=labels)
     orth = np.stack([b.numpy() for b in run.baselines["orthogonal"]])
@@ -204,7 +204,7 @@ def weight_table(ctx: ClaimContext, ref: ModelRef | None = None) -> pd.DataFrame
     def compute() -> pd.DataFrame:
         import torch
 
-        from claims.lib.weights import weight_statistics
+        from engine.weights import weight_statistics
 
         model = bench.model(ref)
         b = model.bridge

@@ -6,7 +6,7 @@ distribution of both quantities (so a correlation that only comes from layers di
 destroys the neuron-level pairing; the effect is r(shuffled) - r(real), the anti-correlation the pairing adds.
 
 Gated MLPs (SwiGLU: SmolLM2, Llama) are NOT_APPLICABLE: the neuron is silu(w_gate·x) (w_up·x) w_out, and flipping
-w_up and w_out together leaves it unchanged, so the sign of cos(w_gate, w_out) (the "w_in" of claims/lib/weights.py)
+w_up and w_out together leaves it unchanged, so the sign of cos(w_gate, w_out) (the "w_in" of engine/weights.py)
 is arbitrary per neuron and a correlation of frequency with it is undefined.
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from claims.context import ClaimContext, NotApplicable
-from claims.lib.inference import pearson_beyond_shuffle, pearson_with_interval
 from claims.papers.universal_neurons.signature import neuron_frame
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
+from engine.inference import pearson_beyond_shuffle, pearson_with_interval
 from fixtures.activations import MLP_PRE_MOMENTS
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from claims.context import ClaimContext, NotApplicable
-from claims.lib.inference import bootstrap_interval, proportion_difference
 from claims.papers.universal_neurons.measures import weight_table
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, part
+from engine.inference import bootstrap_interval, proportion_difference
 from fixtures.activations import MLP_POST_MOMENTS
 from fixtures.models import LoadedModel, ModelRef
 from fixtures.tokens import TokenSample
@@ -46,7 +46,7 @@ def random_direction_frame(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
     """The same vocabulary moments for as many random Gaussian directions per layer as there are neurons."""
     import torch
 
-    from claims.lib.weights import weight_statistics
+    from engine.weights import weight_statistics
 
     model = ctx.workbench.model(ref)
     b = model.bridge
@@ -445,7 +445,7 @@ def neuron_activations(
     paper_numbers="55 labelled suppression neurons in GPT2-medium-a, e.g. L23.2042 (open parenthesis)",
 )
 def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
-    from claims.lib.inference import auroc
+    from engine.inference import auroc
 
     require_prediction_neurons(ctx)
     frame = vocab_frame(ctx, ctx.model)

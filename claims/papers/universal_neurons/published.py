@@ -114,7 +114,7 @@ PAPER_MEDIANS = {"input_bias": 18.2, "in_out_sim": 71.3, "l2_penalty": 83.0}
     key_tolerance=1e-6,
 )
 def signature_published(ctx: ClaimContext) -> Evidence:
-    from claims.lib.percentiles import within_layer_percentile
+    from engine.percentiles import within_layer_percentile
 
     frame = tables.gpt2_small_weights()
     universal = tables.universal("stanford-gpt2-small-a")

@@ -17,12 +17,12 @@ import pandas as pd
 from scipy import stats
 
 from claims.context import ClaimContext
-from claims.lib.inference import auroc, mann_whitney_greater, proportion_difference, two_sample_bootstrap_interval
-from claims.lib.universality import universal_mask
 from claims.papers.universal_neurons.measures import universality, weight_table
 from claims.papers.universal_neurons.prediction import require_prediction_neurons
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part
+from engine.inference import auroc, mann_whitney_greater, proportion_difference, two_sample_bootstrap_interval
+from engine.universality import universal_mask
 from fixtures.activations import MLP_POST_STREAM
 from fixtures.models import ModelRef
 

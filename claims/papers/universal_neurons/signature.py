@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from claims.context import NO_CONTROL, ClaimContext
-from claims.lib.inference import auroc, mann_whitney_greater, permutation_median_shift, two_sample_bootstrap_interval
-from claims.lib.percentiles import within_layer_percentile
-from claims.lib.universality import universal_mask
 from claims.papers.universal_neurons.measures import activation_moments, universality, weight_table
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, fmt
+from engine.inference import auroc, mann_whitney_greater, permutation_median_shift, two_sample_bootstrap_interval
+from engine.percentiles import within_layer_percentile
+from engine.universality import universal_mask
 from fixtures.activations import MLP_POST_STREAM, MLP_PRE_MOMENTS
 
 # metric column -> the direction the paper reports for universal neurons (the bold rows of CLAIMS.md S1)

@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 
 from claims.context import NO_CONTROL, ClaimContext, NotApplicable
-from claims.lib.inference import (
+from claims.papers.universal_neurons.measures import Universality, universality
+from claims.registry import Criterion, Needs, claim
+from claims.verdict import Axis, Effect, Evidence, Part, fmt
+from engine.inference import (
     mean_difference,
     mean_interval,
     proportion_difference,
     spearman,
     wilson_interval,
 )
-from claims.lib.universality import FALLBACK_MIN_COUNT, FALLBACK_TOP_FRACTION, universal_mask
-from claims.papers.universal_neurons.measures import Universality, universality
-from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Effect, Evidence, Part, fmt
+from engine.universality import FALLBACK_MIN_COUNT, FALLBACK_TOP_FRACTION, universal_mask
 from fixtures.activations import MLP_POST_STREAM
 
 FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
@@ -397,7 +397,7 @@ def consistency(ctx: ClaimContext) -> Evidence:
     paper_numbers="≈20-50 % of a layer's best matches on the diagonal (Fig. 2c, read off the figure)",
 )
 def depth_specialisation(ctx: ClaimContext) -> Evidence:
-    from claims.lib.universality import depth_specialisation as depth_matrix
+    from engine.universality import depth_specialisation as depth_matrix
 
     u = universality(ctx)
     depth = u.depth

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from claims.lib import interventions as iv
 from claims.papers.universal_neurons import attention, entropy
 from claims.verdict import Axis, Verdict
+from engine import interventions as iv
 
 torch.set_num_threads(1)
 NOT_PASS = (Verdict.FAIL, Verdict.INCONCLUSIVE)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from claims.context import ClaimContext, NotApplicable
-from claims.lib import features as F
-from claims.lib.inference import auroc, group_pair_u, weighted_group_auroc
 from claims.papers.universal_neurons import families as fam
 from claims.registry import load_all
 from claims.verdict import Axis, Effect, Verdict
+from engine import features as F
+from engine.inference import auroc, group_pair_u, weighted_group_auroc
 from fixtures.models import ModelRef
 
 CURRENT = [

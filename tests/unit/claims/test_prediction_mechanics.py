@@ -199,7 +199,7 @@ def test_frequency_cosine_relation_is_undefined_for_gated_mlps(run_claim, crafte
 
 
 def test_layer_level_correlation_is_not_an_effect_beyond_the_shuffle() -> None:
-    from claims.lib.inference import pearson_beyond_shuffle
+    from engine.inference import pearson_beyond_shuffle
 
     rng = np.random.default_rng(0)
     layers = np.repeat(np.arange(4), 500)

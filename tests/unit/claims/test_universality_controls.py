@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from claims.lib.universality import depth_specialisation
 from claims.papers.universal_neurons.measures import Universality
 from claims.verdict import Axis, Verdict
+from engine.universality import depth_specialisation
 
 N_LAYERS, D_MLP = 2, 400
 N = N_LAYERS * D_MLP

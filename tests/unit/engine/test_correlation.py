@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claims.lib import correlation
-from claims.lib.correlation import CrossCorrelation, gaussian_unit_rows, haar_orthogonal
+from engine import correlation
+from engine.correlation import CrossCorrelation, gaussian_unit_rows, haar_orthogonal
 
 torch.set_num_threads(1)
 

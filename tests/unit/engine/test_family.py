@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from claims.lib.correlation import haar_orthogonal
-from claims.lib.family import FamilyCorrelations
-from claims.lib.universality import cross_model_correlations
+from engine.correlation import haar_orthogonal
+from engine.family import FamilyCorrelations
+from engine.universality import cross_model_correlations
 
 torch.set_num_threads(1)
 

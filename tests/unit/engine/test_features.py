@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from claims.lib import features as F
+from engine import features as F
 from fixtures.tokens import sample_contexts
 
 VOCAB = [

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
-from claims.lib import interventions as iv
+from engine import interventions as iv
 
 torch.set_num_threads(1)
 D, V = 16, 40

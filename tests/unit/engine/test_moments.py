@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from claims.lib.moments import StreamingMoments, moments
+from engine.moments import StreamingMoments, moments
 
 torch.set_num_threads(1)
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from claims.lib.percentiles import within_layer_percentile
+from engine.percentiles import within_layer_percentile
 
 
 def _scipy(values: np.ndarray, layers: np.ndarray) -> np.ndarray:

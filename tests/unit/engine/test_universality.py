@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from claims.lib.correlation import CorrelationResult, CrossCorrelation, gaussian_unit_rows, haar_orthogonal
-from claims.lib.universality import (
+from engine.correlation import CorrelationResult, CrossCorrelation, gaussian_unit_rows, haar_orthogonal
+from engine.universality import (
     RULE_THRESHOLD,
     RULE_TOP_FRACTION,
     cross_model_correlations,

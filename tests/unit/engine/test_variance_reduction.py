@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from claims.lib.variance_reduction import variance_reduction
+from engine.variance_reduction import variance_reduction
 
 torch.set_num_threads(1)
 

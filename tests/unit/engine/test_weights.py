@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from claims.lib.weights import COLUMNS, weight_statistics
+from engine.weights import COLUMNS, weight_statistics
 
 torch.set_num_threads(1)
 

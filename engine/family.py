@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from claims.lib.correlation import haar_orthogonal, tf32
-from claims.lib.universality import ComparisonRun, Comparisons
+from engine.correlation import haar_orthogonal, tf32
+from engine.universality import ComparisonRun, Comparisons
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class FamilyCorrelations:
         seed: the run's seed. The members' and the controls' baselines both draw from a generator seeded with it,
             the rotated control's Gaussian baseline too, and the reference's rotation uses `seed + 1`.
         device: where the accumulators live (the GPU of the pass).
-        precision: GEMM precision (`claims.lib.correlation.PRECISIONS`).
+        precision: GEMM precision (`engine.correlation.PRECISIONS`).
         round_to: dtype the activations are rounded to before any statistic (None: as given).
     """
 

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from claims.lib.correlation import CorrelationResult, CrossCorrelation, gaussian_unit_rows, haar_orthogonal
+from engine.correlation import CorrelationResult, CrossCorrelation, gaussian_unit_rows, haar_orthogonal
 
 BASELINES = ("gaussian", "orthogonal")
 RULE_THRESHOLD = "threshold"  # universal = excess > threshold (the paper's rule)
@@ -70,7 +70,7 @@ def cross_model_correlations(
         baselines: which of "gaussian", "orthogonal" to compute.
         chunk_positions: positions read and converted to float32 per step (memory is O(chunk x neurons)).
         device: where the accumulators live.
-        precision: GEMM precision (`claims.lib.correlation.PRECISIONS`; reduced ones on CUDA only).
+        precision: GEMM precision (`engine.correlation.PRECISIONS`; reduced ones on CUDA only).
 
     Returns:
         The per-model results and baseline maxima.
@@ -110,7 +110,7 @@ def cross_model_correlations(
 class Comparisons:
     """Running correlation sums of one reference model against several comparison models, fed chunk by chunk.
 
-    `cross_model_correlations` feeds it from stored activations and `claims.lib.family` from a live forward pass;
+    `cross_model_correlations` feeds it from stored activations and `engine.family` from a live forward pass;
     both therefore give the same numbers for the same tokens. Memory is one `CrossCorrelation` per comparison
     model (float64 [n_a, n_b] plus a float32 partial of the same size) and one shared set of chunk buffers.
 

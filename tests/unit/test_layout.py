@@ -1,0 +1,45 @@
+"""The stages of the pipeline are folders, and imports between them point one way.
+
+engine/ (statistics on tensors) is the ground floor: it imports nothing of the project, so it can be read,
+tested and reused without models or pytest. fixtures/ (sources: models, corpora, tokens, activations) may use the
+engine; claims/ (the framework, the claims and the report) may use both. Nothing below claims/ imports it. A
+function-level import counts as much as a module-level one: it is the same dependency, only later.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = ("engine", "fixtures", "claims")  # each may import the ones before it, never the ones after
+
+
+def _project_imports(package: str) -> dict[str, set[str]]:
+    """{file: top-level project packages it imports} for every .py file under `package`."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+        found[path.relative_to(ROOT).as_posix()] = names & {*STAGES, "zoo", "scripts", "tests"}
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_imports_only_the_stages_before_it(stage: str) -> None:
+    allowed = set(STAGES[: STAGES.index(stage) + 1])
+    if stage != "engine":
+        allowed.add("zoo")  # the zoo's declarations are a model source, read by fixtures/models.py
+    wrong = {f: sorted(names - allowed) for f, names in _project_imports(stage).items() if names - allowed}
+    assert not wrong, f"imports against the pipeline's direction: {wrong}"
+
+
+def test_the_engine_imports_nothing_of_the_project() -> None:
+    wrong = {f: sorted(n - {"engine"}) for f, n in _project_imports("engine").items() if n - {"engine"}}
+    assert not wrong, f"engine/ must stand alone: {wrong}"
