@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claims.matrix import ClaimCase
 from fixtures.storage import human_bytes
 
 # (pattern on the hub id, (layers, d_model, d_mlp, parameters)) for the paper profile's models
@@ -181,3 +182,26 @@ def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def forward_plan(cases: list[ClaimCase]) -> dict[tuple[str, str], frozenset[str]]:
+    """(model name, dataset) -> every activation product the selected claims need from it (one pass each)."""
+    from claims.registry import REGISTRY
+    from fixtures.models import ModelSpecError, is_family, resolve_family, resolve_model
+
+    plan: dict[tuple[str, str], set[str]] = {}
+    for case in cases:
+        claim = REGISTRY.get(case.claim_id)
+        if case.dataset is None or not claim.needs.products:
+            continue
+        try:
+            if is_family(case.subject):
+                family = resolve_family(case.subject)
+                names = [m.name for m in (*family.members, *family.controls)]
+            else:
+                names = [resolve_model(case.subject).name]
+        except (ModelSpecError, ValueError):
+            continue  # reported by the test itself
+        for name in names:
+            plan.setdefault((name, case.dataset), set()).update(claim.needs.products)
+    return {k: frozenset(v) for k, v in plan.items()}

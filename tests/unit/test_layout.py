@@ -38,3 +38,16 @@ def test_a_stage_imports_only_the_stages_before_it(stage: str) -> None:
         allowed.add("zoo")  # the zoo's declarations are a model source, read by fixtures/models.py
     wrong = {f: sorted(names - allowed) for f, names in _project_imports(stage).items() if names - allowed}
     assert not wrong, f"imports against the pipeline's direction: {wrong}"
+
+
+def test_the_pytest_fixtures_of_a_claims_run_live_in_fixtures() -> None:
+    def fixtures_in(package: str) -> list[str]:
+        found = []
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.FunctionDef) and any("fixture" in ast.unparse(d) for d in node.decorator_list):
+                    found.append(f"{path.relative_to(ROOT).as_posix()}::{node.name}")
+        return found
+
+    assert not fixtures_in("claims"), "pytest fixtures belong in fixtures/ (the sources stage)"
+    assert {"workbench", "claim_result", "claim_gate"} <= {f.split("::")[1] for f in fixtures_in("fixtures")}
