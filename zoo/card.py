@@ -141,13 +141,7 @@ def _markdown(card: dict[str, Any]) -> str:
         f"Recipe: {json.dumps(card['recipe'])}; {card['tokens_per_member']:,} training tokens per member; "
         f"{'tied' if card['tie_embeddings'] else 'untied'} embedding and unembedding.",
         "",
-        "Differs from the base family (" + BASE_FAMILY + "): "
-        + (
-            "; ".join(f"{k} {old} -> {new}" for k, (old, new) in card["differs_from_base"].items())
-            if card["differs_from_base"]
-            else "nothing (this is the base family)"
-        )
-        + ".",
+        f"Differs from the base family ({BASE_FAMILY}): {_changes(card['differs_from_base'])}.",
         "",
         "| member | init seed | data seed | tokens seen | wall time | final train loss | eval loss (nats) | machine | script commit |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -182,6 +176,12 @@ def _markdown(card: dict[str, Any]) -> str:
                 f"| {label}, {layer} | " + " | ".join(f"{100 * fr[f'>{t}']:.2f} %" for t in u["thresholds"]) + " | | |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _changes(changed: dict[str, list[Any]]) -> str:
+    if not changed:
+        return "nothing (this is the base family)"
+    return "; ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items())
 
 
 def _git() -> str:

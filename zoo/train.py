@@ -4,7 +4,7 @@
     python -m zoo.train member zoo-gpt2-s a           # train one member and save it as an fp16 HF directory
     python -m zoo.train member zoo-gpt2-s a --checkpoint a.ckpt   # the same, resumable after a stop
     python -m zoo.train untrained zoo-gpt2-s a        # save the initialisation of a member (control)
-    python -m zoo.train verify                        # recompute every card's eval loss (must match within 0.01)
+    python -m zoo.train verify [FAMILY ...]           # recompute each card's eval loss (must match within 0.01)
 
 The zoo is never trained in tests (one test trains a tiny config for six steps, to check that resuming from a
 checkpoint ends with the same weights as training in one go). Each member runs on one CPU thread (several members in parallel beat one
@@ -355,12 +355,12 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def verify(tolerance: float = 0.01) -> int:
+def verify(tolerance: float = 0.01, families: list[str] | None = None) -> int:
     """Recompute each saved member's eval loss and compare with its card; returns the number of mismatches."""
     from transformers import AutoModelForCausalLM
 
     bad = 0
-    for spec in FAMILIES.values():
+    for spec in (FAMILIES[name] for name in families or FAMILIES):
         for card_path in sorted(spec.folder.glob("*/card.json")):
             card = json.loads(card_path.read_text())
             model = AutoModelForCausalLM.from_pretrained(card_path.parent, dtype=torch.float32)
@@ -390,8 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "member":
             p.add_argument("--checkpoint", type=Path, default=None, help="save and resume training state here")
             p.add_argument("--stop-after", type=int, default=None, help="end this stretch after N steps in all")
-    sub.add_parser("verify")
+    check = sub.add_parser("verify")
+    check.add_argument("families", nargs="*", metavar="FAMILY", help=f"default: every family ({', '.join(FAMILIES)})")
     args = parser.parse_args(argv)
+    unknown = [f for f in getattr(args, "families", []) if f not in FAMILIES]
+    if unknown:
+        parser.error(f"unknown family {', '.join(unknown)}; known: {', '.join(FAMILIES)}")
     if args.cmd == "tokenizer":
         train_tokenizer()
     elif args.cmd == "member":
@@ -409,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         card = save_member(spec, args.member, build_model(spec, spec.init_seed(args.member)), out, trained=False)
         print(json.dumps(card, indent=1))
     elif args.cmd == "verify":
-        return 1 if verify() else 0
+        return 1 if verify(families=args.families) else 0
     return 0
 
 
