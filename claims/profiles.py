@@ -33,6 +33,8 @@ class Profile:
         sample_small, sample_full: the most tokens of the token-level sample that claims needing per-token
             activations read (variance reduction, position information, AUROCs, interventions). These are stored
             raw, so this cap, not the token budget, sets the disk; `--claims-sample-tokens` replaces both.
+        probe_small, probe_full: tokens of the claims' model-running probes (E1/E2 run one forward pass per
+            intervention over them; A1 measures value norms on them), from the start of the token-level sample.
         context_length: tokens per context (capped by the model's own n_ctx).
         seed: sampling and baseline seed.
     """
@@ -46,6 +48,8 @@ class Profile:
     sample_small: int
     sample_full: int
     seed: int = 0
+    probe_small: int = 8_192
+    probe_full: int = 2_048
     notes: dict[str, str] = field(default_factory=dict)
 
     def tokens_for(self, scale: str) -> int:

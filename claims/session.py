@@ -224,6 +224,8 @@ class ClaimsSession:
             seed=opt(SEED_OPTION) if opt(SEED_OPTION) is not None else self.profile.seed,
             sample_small=sample or self.profile.sample_small,
             sample_full=sample or self.profile.sample_full,
+            probe_small=self.profile.probe_small,
+            probe_full=self.profile.probe_full,
         )
 
     @property
@@ -436,6 +438,8 @@ class ClaimsSession:
                 "tokens_full": settings.tokens_full,
                 "sample_small": settings.sample_tokens_for("small"),
                 "sample_full": settings.sample_tokens_for("full"),
+                "probe_small": settings.probe_small,
+                "probe_full": settings.probe_full,
                 "context_length": settings.context_length,
                 "dtype": settings.dtype,
                 "gemm_precision": settings.gemm_precision,

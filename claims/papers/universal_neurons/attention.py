@@ -47,7 +47,6 @@ from engine.interventions import single_threaded
 from fixtures import hooks
 from fixtures.models import ModelRef
 
-A1_TOKENS = {"full": 2_048, "small": 8_192}
 A3_CONTEXTS = 32
 BATCH = 16
 N_TOP_HEADS = 10
@@ -73,7 +72,9 @@ def value_norms(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
 
         model = bench.model(ref)
         sample = bench.tokens(ref, ctx.corpus_name)
-        n_ctx = min(len(sample.tokens), max(1, math.ceil(A1_TOKENS[ref.scale] / sample.context_length)))
+        n_ctx = min(
+            len(sample.tokens), max(1, math.ceil(bench.settings.probe_tokens_for(ref.scale) / sample.context_length))
+        )
         tokens = sample.tokens[:n_ctx]
         other = torch.from_numpy(tokens != model.start_token_id)
         other[:, 0] = False
@@ -110,7 +111,7 @@ def value_norms(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
     inputs = {
         "model": ref.identity(),
         "sample": spec.__dict__,
-        "tokens": A1_TOKENS[ref.scale],
+        "tokens": bench.settings.probe_tokens_for(ref.scale),
         "dtype": bench.settings.dtype,
     }
     return bench.derived("bos-value-norms", VALUE_NORMS_VERSION, inputs, single_threaded(compute))

@@ -65,7 +65,6 @@ MULTIPLIERS = (0.0, 0.5, 1.0, 2.0, 3.0)  # x A (the neuron's 99.9th percentile |
 RESTRICTED = 3  # E2 slopes over the first three grid points (g <= 1)
 EVAL_ELEMENTS = 1 << 23  # positions x vocabulary per evaluation of the softmax metrics (at least MIN_EVAL positions)
 MIN_EVAL = 256
-TOKENS = {"full": 2_048, "small": 8_192}  # forward-pass tokens of the intervention sample
 BATCH = 16  # contexts per forward batch
 N_BASELINES = 20
 PARTNER_L2_PCT = 95.0
@@ -147,7 +146,7 @@ def counted_predictions(tokens: np.ndarray, excluded: np.ndarray) -> np.ndarray:
 
 
 def capture(ctx: ClaimContext, ref: ModelRef) -> Capture:
-    """The clean pass over the first TOKENS[scale] tokens of the row's sample (once per session and model)."""
+    """The clean pass over the first probe tokens of the row's sample (once per session and model)."""
     bench = ctx.workbench
     assert ctx.dataset is not None
 
@@ -156,7 +155,9 @@ def capture(ctx: ClaimContext, ref: ModelRef) -> Capture:
 
         model = bench.model(ref)
         sample = bench.tokens(ref, ctx.corpus_name)
-        n_ctx = min(len(sample.tokens), max(1, math.ceil(TOKENS[ref.scale] / sample.context_length)))
+        n_ctx = min(
+            len(sample.tokens), max(1, math.ceil(bench.settings.probe_tokens_for(ref.scale) / sample.context_length))
+        )
         tokens, excluded = sample.tokens[:n_ctx], sample.excluded[:n_ctx]
         last = model.n_layers - 1
         names = {
@@ -195,7 +196,12 @@ def capture(ctx: ClaimContext, ref: ModelRef) -> Capture:
         )
 
     spec = bench.sample_spec(ref, ctx.dataset)
-    key = ("gt3-capture", ref.identity(), tuple(sorted(spec.__dict__.items())), TOKENS[ref.scale])
+    key = (
+        "gt3-capture",
+        ref.identity(),
+        tuple(sorted(spec.__dict__.items())),
+        bench.settings.probe_tokens_for(ref.scale),
+    )
     return bench.memo(key, single_threaded(compute))
 
 
@@ -325,7 +331,7 @@ def intervention_curves(
         "model": ref.identity(),
         "sample": spec.__dict__,
         "scale": ref.scale,
-        "tokens": TOKENS[ref.scale],
+        "tokens": bench.settings.probe_tokens_for(ref.scale),
         "neurons": [list(n) for n in neurons],
         "reference": list(reference),
         "grid": MULTIPLIERS,
@@ -803,7 +809,7 @@ def partner_of(
         "model": ref.identity(),
         "sample": bench.sample_spec(ref, ctx.dataset).__dict__,
         "scale": ref.scale,
-        "tokens": TOKENS[ref.scale],
+        "tokens": bench.settings.probe_tokens_for(ref.scale),
         "target": list(target),
         "l2_pct": PARTNER_L2_PCT,
     }

@@ -323,8 +323,7 @@ def tiny_ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text_dir: Path, ti
     from fixtures.workbench import RunSettings, Workbench
 
     monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setitem(entropy.TOKENS, "small", 512)
-    bench = Workbench(RunSettings(1_024, 1_024, 64, "cpu", "float32", 0))
+    bench = Workbench(RunSettings(1_024, 1_024, 64, "cpu", "float32", 0, probe_small=512))
     ref = resolve_model(str(tiny_dirs["random0"]))
     return ClaimContext(load_all()["E1"], Axis.GT3, str(tiny_dirs["random0"]), ref, None, str(text_dir), bench)
 
