@@ -77,26 +77,34 @@ class Criterion:
 
     Attributes:
         full: criterion for the paper's models and models of similar size (hub GPT-2/Pythia, SmolLM2).
-        small: criterion for the zoo's tiny models.
+        small: criterion for the zoo's tiny models; left out when the claim is not tested at that scale (a
+            published-table claim), and then its small-scale rows are NOT_APPLICABLE without any check running.
         thresholds_full, thresholds_small: the numbers the templates and the check use.
     """
 
     full: str
-    small: str
+    small: str | None = None
     thresholds_full: Mapping[str, float] = field(default_factory=dict)
     thresholds_small: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for scale in SCALES:
+            if not self.applies(scale):
+                continue
             template, table = self.template(scale), self.thresholds(scale)
             names = {f for _, f, _, _ in string.Formatter().parse(template) if f}
             missing = names - set(table)
             if missing:
                 raise ValueError(f"criterion text ({scale}) uses undefined thresholds: {sorted(missing)}")
 
+    def applies(self, scale: str) -> bool:
+        """Whether the claim is tested at this scale (it has a criterion there)."""
+        return self.full is not None if scale == "full" else self.small is not None
+
     def template(self, scale: str) -> str:
-        """The raw template for a scale."""
-        return self.full if scale == "full" else self.small
+        """The raw template for a scale (a fixed sentence where the claim is not tested at it)."""
+        template = self.full if scale == "full" else self.small
+        return template if template is not None else f"not tested at the {scale} scale"
 
     def thresholds(self, scale: str) -> Mapping[str, float]:
         """The threshold table for a scale."""

@@ -60,6 +60,8 @@ def run_case(case: ClaimCase, claim: Claim, workbench: Workbench) -> Evidence:
     """Evaluate a case; NotApplicable / NotRun become rows with their reason, other exceptions propagate (-> ERROR)."""
     try:
         ctx = context_for(case, claim, workbench)
+        if not claim.criterion.applies(ctx.scale):
+            raise NotApplicable(f"precondition: {claim.id} has no criterion at the {ctx.scale} scale")
         evidence = claim.check(ctx)
     except NotApplicable as exc:
         return not_run(claim, str(exc), Verdict.NOT_APPLICABLE)

@@ -85,3 +85,32 @@ def test_registry_lists_claims_in_catalogue_order() -> None:
 def test_global_registry_holds_claim_objects() -> None:
     load_all()
     assert all(isinstance(c, Claim) for c in REGISTRY.all())
+
+
+def test_a_claim_not_tested_at_a_scale_leaves_that_criterion_out_and_its_rows_are_not_applicable() -> None:
+    from claims.matrix import ClaimCase
+    from claims.runner import run_case
+    from claims.verdict import Verdict
+
+    criterion = Criterion(full="x >= {a}", thresholds_full={"a": 1.0})
+    assert criterion.applies("full")
+    assert not criterion.applies("small")
+    assert criterion.text("small") == "not tested at the small scale"
+
+    registry = Registry()
+    calls: list[object] = []
+    claim(
+        "Z2",
+        title="t",
+        statement="s",
+        paper_ref="§1",
+        axes=[Axis.GT1],
+        criterion=criterion,
+        needs=Needs(seeds=1, text=False),
+        registry=registry,
+    )(lambda ctx: calls.append(ctx))
+    case = ClaimCase("zoo-gpt2-s:a", None, "Z2", Axis.GT1)
+    evidence = run_case(case, registry.get("Z2"), workbench=None)  # type: ignore[arg-type]  # never reached
+    assert evidence.verdict is Verdict.NOT_APPLICABLE
+    assert "no criterion at the small scale" in evidence.reason
+    assert not calls, "the check must not run where the claim has no criterion"

@@ -14,7 +14,7 @@ from claims.papers.universal_neurons import tables
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Evidence
 
-PAPER_PERCENT = {"stanford-gpt2-small-a": 4.16, "stanford-gpt2-medium-a": 1.23, "pythia-160m": 1.26}
+PAPER_PERCENT: dict[str, float] = tables.reference_numbers()["universal_pct_paper"]
 
 
 @claim(
@@ -28,7 +28,6 @@ PAPER_PERCENT = {"stanford-gpt2-small-a": 4.16, "stanford-gpt2-medium-a": 1.23, 
     criterion=Criterion(
         full="every recomputed fraction is within {tolerance_pct} percentage points of the paper's 4.16/1.23/1.26 %; "
         "excess_corr == mean_corr - mean_baseline within {identity_tol} on every row; every row has excess > {universal_threshold}",
-        small="(not applicable: published tables are full scale)",
         thresholds_full={"tolerance_pct": 0.005, "identity_tol": 1e-6, "universal_threshold": 0.5},
     ),
     key_tolerance=1e-9,
@@ -72,7 +71,6 @@ def universal_fraction_published(ctx: ClaimContext) -> Evidence:
     needs=Needs(published=True, text=False),
     criterion=Criterion(
         full="mean (max_corr - min_corr) over universal neurons <= {max_spread} in every published model",
-        small="(not applicable: published tables are full scale)",
         thresholds_full={"max_spread": 0.15},
     ),
     key_tolerance=1e-6,
@@ -108,7 +106,6 @@ PAPER_MEDIANS = {"input_bias": 18.2, "in_out_sim": 71.3, "l2_penalty": 83.0}
         full="each median within-layer percentile of universal neurons is within {tolerance} of the paper "
         "(input bias 18.2, cos 71.3, L2 83.0); a layer-matched random non-universal sample stays within "
         "{control_band} of 50",
-        small="(not applicable: published tables are full scale)",
         thresholds_full={"tolerance": 1.0, "control_band": 10.0},
     ),
     key_tolerance=1e-6,
