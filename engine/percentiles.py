@@ -1,8 +1,8 @@
 """Within-layer percentiles (S1, Fig. 3): scipy's `percentileofscore(kind="rank")` for every neuron at once.
 
-The paper ranks each neuron's statistic among all neurons of its own layer (CLAIMS.md §0). Calling scipy once per
-neuron is O(n²) per layer; sorting each layer once and using two `searchsorted` calls gives the same numbers
-(ties included) in O(n log n).
+The paper ranks each neuron's statistic among all neurons of its own layer (docs/catalogue.md §1.6). Calling scipy
+once per neuron is O(n²) per layer; sorting each layer once and using two `searchsorted` calls gives the same
+numbers (ties included) in O(n log n).
 """
 
 from __future__ import annotations

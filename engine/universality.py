@@ -3,11 +3,11 @@
 `cross_model_correlations` streams a reference model's activations against each comparison model's through
 `CrossCorrelation` (memory bounded by the chunk, not the token count) and returns, per comparison model, the
 max-correlation result and the rotation-baseline maxima for both baselines: "gaussian" (the authors' row-normalised
-Gaussian matrix, Appendix A of CLAIMS.md) and "orthogonal" (a Haar rotation, the U2 robustness check).
+Gaussian matrix, docs/catalogue.md §2.2) and "orthogonal" (a Haar rotation, the U2 robustness check, §2.3).
 `universality_table` turns those into the paper's per-neuron columns with ϱ = excess_corr = mean_corr −
-mean_baseline exactly (never max_corr − mean_baseline, the reference notebook's error, CLAIMS.md §5.A1);
+mean_baseline exactly (never max_corr − mean_baseline, the reference notebook's error, docs/catalogue.md §2.5);
 `depth_specialisation` builds U4's layer-to-layer matrix; `universal_mask` applies ϱ > 0.5 with the
-pre-registered top-2 % fallback of CLAIMS.md §6.
+pre-registered top-2 % fallback of docs/catalogue.md §3.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def cross_model_correlations(
 
     Args:
         reference: [positions, n_layers, d_mlp] activations of model a (float16 from the activation store, may be
-            an `np.memmap`; post-GELU `hook_post` per CLAIMS.md §0).
+            an `np.memmap`; post-GELU `hook_post` per docs/catalogue.md §1.2).
         comparisons: the same positions for each comparison model, each [positions, n_layers_m, d_mlp_m].
         keep: [positions] bool, True where a position enters the statistics (e.g. `~excluded.reshape(-1)` to
             drop BOS/EOS/pad/newline); None keeps all.
@@ -269,7 +269,7 @@ def universal_mask(
     fallback_top_frac: float = FALLBACK_TOP_FRACTION,
     min_count: int = FALLBACK_MIN_COUNT,
 ) -> tuple[np.ndarray, str]:
-    """Which neurons count as universal (CLAIMS.md §6).
+    """Which neurons count as universal (docs/catalogue.md §3).
 
     The paper's rule is excess > threshold. When fewer than `min_count` neurons pass it (tiny models), the
     pre-registered fallback takes the top `fallback_top_frac` by excess instead: ceil(frac × n) neurons of the

@@ -1,6 +1,6 @@
 """Per-neuron weight statistics (S1, P1, M1): input bias, norms, L2 penalty, cos(w_in, w_out), W_U moments.
 
-The definitions follow the authors' weights.py / utils.vector_moments (CLAIMS.md §0): w_in is the column
+The definitions follow the authors' weights.py / utils.vector_moments (docs/catalogue.md §1.5): w_in is the column
 W_in[l, :, n], w_out the row W_out[l, n, :]; l2_penalty = ‖w_in‖² + ‖w_out‖²; in_out_sim = cos(w_in, w_out);
 vocab_* are the mean, (biased) variance, skew and Pearson kurtosis (mean of z⁴, Gaussian = 3) over the vocabulary
 of cos(W_U[:, v], w_out). Pass the *processed* weights the claims use (folded LN, centred writing weights and

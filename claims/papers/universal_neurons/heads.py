@@ -146,7 +146,7 @@ def head_universality(ctx: ClaimContext) -> Evidence:
     title="the paper's Gaussian baseline vs a true rotation",
     statement="""(GT3) The paper's baseline multiplies by a Gaussian matrix with unit rows (not orthogonal) and calls it
     a rotation; its universal set should not depend on that choice.""",
-    paper_ref="§4.1 Eq. 3; CLAIMS.md Appendix A (the baseline is not orthogonal)",
+    paper_ref="§4.1 Eq. 3; docs/catalogue.md §2.2 (the baseline is not orthogonal)",
     axes=(Axis.GT3,),
     needs=Needs(seeds=2, products=frozenset({MLP_POST_STREAM}), untrained_control=True),
     version=2,

@@ -23,7 +23,7 @@ from engine.percentiles import within_layer_percentile
 from engine.universality import universal_mask
 from fixtures.activations import MLP_POST_STREAM, MLP_PRE_MOMENTS
 
-# metric column -> the direction the paper reports for universal neurons (the bold rows of CLAIMS.md S1)
+# metric column -> the direction the paper reports for universal neurons (docs/catalogue.md §4.1)
 GATED_METRICS = {"freq": "low", "skew": "high", "kurt": "high", "input_bias": "low", "l2_penalty": "high"}
 REPORTED_METRICS = {"mean": "low", "in_out_sim": "high", "vocab_kurt": "high"}
 LABELS = {

@@ -3,7 +3,7 @@
 Universality is the paper's excess correlation ϱ = mean_m max_j corr(v_i, v_j^m) - mean_m (the same max against
 a random rotation of m's neurons), on post-activations with BOS/EOS/pad and newline positions excluded.
 At the paper's scale "universal" means ϱ > 0.5. For the zoo's tiny models the pre-registered threshold is 0.3
-(OFFLINE.md measured that 0.5 is not reached at this scale), with the catalogue's fallback — the top 2 % by ϱ —
+(a pilot on 4-layer models reached at most 0.42; docs/catalogue.md §3), with the fallback — the top 2 % by ϱ —
 when fewer than 30 neurons pass. Every verdict carries an effect against a control with a 95 % interval: the same
 pipeline on untrained seeds (U1, U3, U4, G2-overlap) or a rotated copy of the reference (U2); a family without
 untrained controls is INCONCLUSIVE where the control decides, never PASS.
@@ -480,7 +480,7 @@ def _same_layer_share(table: pd.DataFrame, n_layers: int) -> np.ndarray:
     title="the universal set found on prose is found again on new data",
     statement="""(GT2 check of §4.1) Universality is a property of the neuron, not of the text: the neurons that are
     universal on the original data are universal on new data too.""",
-    paper_ref="§4.1; CLAIMS.md §5 (what a correct GT2 needs)",
+    paper_ref="§4.1; docs/catalogue.md §5 (what a correct GT2 needs)",
     axes=[Axis.GT2],
     needs=CROSS_SEED,
     version=2,

@@ -86,7 +86,7 @@ def _w_u_with_weak_directions(kind: str, n_weak: int, weak: float, seed: int) ->
 @pytest.mark.parametrize("kind", ["LN", "RMS"])
 @pytest.mark.parametrize("weak", [0.0, 1e-3])  # an exact null space, and the bottom singular subspace
 def test_null_space_direction_raises_scale_and_entropy_and_keeps_the_top_token(kind: str, weak: float) -> None:
-    """CLAIMS.md E1 tiny (i): adding α·u, u in W_U's (near) null space, acts as a temperature."""
+    """docs/catalogue.md §4.4: adding α·u, u in W_U's (near) null space, acts as a temperature."""
     W_U = _w_u_with_weak_directions(kind, 2, weak, seed=3)
     basis, sing = iv.bottom_singular_basis(W_U, 1 / D, kind)
     assert basis.shape[1] == 1
