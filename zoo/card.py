@@ -142,7 +142,9 @@ def _markdown(card: dict[str, Any]) -> str:
         f"Recipe: {json.dumps(card['recipe'])}; {card['tokens_per_member']:,} training tokens per member; "
         f"{'tied' if card['tie_embeddings'] else 'untied'} embedding and unembedding.",
         "",
-        "Differs from the base family (" + BASE_FAMILY + "): "
+        "Differs from the base family ("
+        + BASE_FAMILY
+        + "): "
         + (
             "; ".join(f"{k} {old} -> {new}" for k, (old, new) in card["differs_from_base"].items())
             if card["differs_from_base"]
