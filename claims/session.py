@@ -201,7 +201,8 @@ class ClaimsSession:
         if opt(DEVICE_OPTION) not in ("auto", "cpu", "cuda") and not str(opt(DEVICE_OPTION)).startswith("cuda:"):
             raise pytest.UsageError(f"{DEVICE_OPTION} {opt(DEVICE_OPTION)!r}: expected auto, cpu, cuda or cuda:N")
         if str(opt(DEVICE_OPTION)).startswith("cuda"):
-            from fixtures.models import ModelSpecError, pick_device
+            from fixtures.model_loading import pick_device
+            from fixtures.models import ModelSpecError
 
             try:
                 pick_device(opt(DEVICE_OPTION))
@@ -210,7 +211,7 @@ class ClaimsSession:
 
     def settings(self) -> Any:
         """RunSettings for this process (device resolved here: workers pin their own GPU)."""
-        from fixtures.models import pick_device
+        from fixtures.model_loading import pick_device
         from fixtures.workbench import RunSettings
 
         opt = self.config.getoption

@@ -200,10 +200,11 @@ def bench_extraction(n_contexts: int, ctx: int, batch: int, repeats: int) -> dic
         _tiny_gpt2(folder)
         bridge = TransformerBridge.boot_transformers(str(folder), device="cpu")
         bridge.eval()
-        bridge.enable_compatibility_mode()  # the project's processing (fixtures/models.py load_model)
+        bridge.enable_compatibility_mode()  # the project's processing (fixtures/model_loading.py load_model)
         hf = GPT2LMHeadModel.from_pretrained(folder).eval()
         from fixtures.extraction import plain_model
-        from fixtures.models import load_model, resolve_model
+        from fixtures.model_loading import load_model
+        from fixtures.models import resolve_model
 
         loaded = load_model(resolve_model(str(folder)))  # the project's loader, as the activation store gets it
         plain_model(loaded)  # its plain-HF extraction copy, loaded while the folder exists

@@ -33,7 +33,8 @@ def universality_profile(spec: FamilySpec, tokens: int = PROFILE_TOKENS) -> dict
 
     from engine.universality import cross_model_correlations, universality_table
     from fixtures.activations import MLP_POST_RAW
-    from fixtures.models import pick_device, resolve_family
+    from fixtures.model_loading import pick_device
+    from fixtures.models import resolve_family
     from fixtures.workbench import RunSettings, Workbench
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -23,7 +23,8 @@ from fixtures.activations import (
 )
 from fixtures.corpora import load_corpus
 from fixtures.fingerprint import ROOT
-from fixtures.models import load_model, resolve_model
+from fixtures.model_loading import load_model
+from fixtures.models import resolve_model
 from fixtures.tokens import TokenBudgetError, sample_contexts
 
 TEXT = "The committee met on Tuesday.\nIt agreed to meet again in May, and again in June.\n" * 40

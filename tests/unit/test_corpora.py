@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import corpora
+from fixtures import corpora, corpus_hub, sword, wikitext
 from fixtures.artifacts import Artifact, ArtifactError
-from fixtures.corpora import CORPORA, CorpusError, load_corpus, strip_wikitext
+from fixtures.corpora import CORPORA, CorpusError, load_corpus
 from fixtures.storage import sha256_bytes
+from fixtures.wikitext import strip_wikitext
 
 # name: (documents, characters, sha256 of the built documents) — what a correct build yields on any machine.
 EXPECTED = {
@@ -33,7 +34,7 @@ EXPECTED = {
 ROLES = {"prose", "code", "news", "encyclopedic", "dialogue", "other-language", "scripture"}
 WIKI_MARKUP = ("{{", "}}", "[[", "]]", "{|", "|}", "<ref", "'''", "[http", "&nbsp;")
 REGISTERED = sorted(CORPORA)
-# Enough distinct words (29) for a local corpus to pass fixtures.corpora.check_text_content.
+# Enough distinct words (29) for a local corpus to pass fixtures.corpus_text.check_text_content.
 GETTYSBURG = (
     "Four score and seven years ago our fathers brought forth on this continent a new nation, conceived in Liberty, "
     "and dedicated to the proposition that all men are created equal."
@@ -102,7 +103,7 @@ def test_wiki_skips_redirects_disambiguation_pages_and_stubs() -> None:
     assert "Anarchism" in titles
     assert not any(t.endswith("(disambiguation)") for t in titles)
     assert "AccessibleComputing" not in titles  # a redirect in the dump
-    assert min(len(d["text"]) for d in docs) >= corpora.WIKI_MIN_CHARS
+    assert min(len(d["text"]) for d in docs) >= wikitext.WIKI_MIN_CHARS
 
 
 def test_strip_wikitext_keeps_prose_and_drops_markup() -> None:
@@ -127,7 +128,7 @@ def test_bible_text_has_no_xml_markup(name: str) -> None:
 
 def test_spanish_and_english_bibles_hold_the_same_books_in_the_same_order() -> None:
     spanish, english = _docs("spanish"), _docs("english-bible")
-    assert [d["id"] for d in spanish] == [d["id"] for d in english] == list(corpora.CANON_66)
+    assert [d["id"] for d in spanish] == [d["id"] for d in english] == list(sword.CANON_66)
     assert spanish[0]["text"].startswith("EN el principio crió Dios los cielos y la tierra.")
     assert english[0]["text"].startswith("In the beginning, God created the heavens and the earth.")
     assert "Jehová" in spanish[18]["text"]  # Psalms
@@ -208,14 +209,14 @@ def test_hub_dataset_offline_gives_a_clear_error_naming_the_fix(monkeypatch: pyt
 @pytest.mark.skipif(shutil.which("apt-get") is None, reason="needs apt-get (Debian or Ubuntu)")
 def test_deb_version_gone_from_debian_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path))
-    monkeypatch.setattr(corpora, "_apt_update", lambda: "refreshing apt's package lists needs root")
+    monkeypatch.setattr(sword, "_apt_update", lambda: "refreshing apt's package lists needs root")
     gone = Artifact(filename="sword-text-sparv_0.0-0_all.deb", sha256="0" * 64, apt_package="sword-text-sparv=0.0-0")
     with pytest.raises(CorpusError, match=r"needs root.*only the current version.*apt-cache policy sword-text-sparv"):
-        corpora._fetch_deb(gone)
+        sword._fetch_deb(gone)
 
 
 def test_a_hub_spec_carries_config_split_and_revision() -> None:
-    from fixtures.corpora import HubSpec
+    from fixtures.corpus_hub import HubSpec
 
     assert HubSpec.parse("hf:monology/pile-uncopyrighted") == HubSpec("monology/pile-uncopyrighted")
     assert HubSpec.parse("hf:allenai/c4?config=en&split=validation&revision=abc123") == HubSpec(
@@ -251,11 +252,11 @@ def test_a_hub_dataset_is_streamed_only_until_the_token_budget_is_met_and_then_r
     corpus = corpora.load_corpus("hf:someone/big?config=en&revision=v1", 1000)
     assert asked == {"id": "someone/big", "config": "en", "split": "train", "revision": "v1", "streaming": True}
     assert corpus.n_documents == len(pulled) < 100  # 8 characters per token of budget, then it stops
-    assert corpus.source["characters"] >= corpora.HUB_CHARS_PER_TOKEN * 1000
+    assert corpus.source["characters"] >= corpus_hub.HUB_CHARS_PER_TOKEN * 1000
     assert corpus.source["requested_revision"] == "v1"
     assert corpus.source["revision"] == "v1"  # the hub cannot be asked here: the request is recorded as is
     pulled.clear()
-    again = corpora._load_hub(corpora.HubSpec.parse("hf:someone/big?config=en&revision=v1"), 1000)
+    again = corpus_hub.load_hub(corpus_hub.HubSpec.parse("hf:someone/big?config=en&revision=v1"), 1000)
     assert not pulled  # no second stream: the text comes from the cache
     assert again.sha256 == corpus.sha256
     assert again.source == corpus.source

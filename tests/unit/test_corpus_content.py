@@ -1,6 +1,6 @@
 """Degenerate text is refused, never measured: NUL bytes, binary data, one word (or one token) repeated.
 
-Corpus-level rules (fixtures.corpora.check_text_content) run on every load, without a tokenizer; the sample-level
+Corpus-level rules (fixtures.corpus_text.check_text_content) run on every load, without a tokenizer; the sample-level
 rule (fixtures.tokens.check_sample) runs where a sample is drawn, and catches what only a tokenizer shows. The
 start-up path (a usage error from `pytest --claims-datasets=...`) is in tests/unit/reliability/test_reliability_corpus_content.py.
 """
@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from fixtures import corpora, tokens
-from fixtures.corpora import CORPORA, CorpusError, check_text_content, load_corpus
+from fixtures import corpus_hub, corpus_text, tokens
+from fixtures.corpora import CORPORA, CorpusError, load_corpus
+from fixtures.corpus_text import check_text_content
 from fixtures.tokens import DegenerateSampleError, check_sample, sample_contexts
 
 REGISTERED = sorted(CORPORA)
@@ -115,7 +116,7 @@ def test_binary_data_converted_to_utf8_is_refused_for_its_control_characters(tmp
 
 def test_control_characters_are_allowed_up_to_one_percent_of_the_text() -> None:
     text = GETTYSBURG * 10
-    n = int(len(text) * corpora.MAX_CONTROL_SHARE)
+    n = int(len(text) * corpus_text.MAX_CONTROL_SHARE)
     allowed = text[: len(text) - n] + "\x0c" * n  # form feeds: a page break is not binary
     check_text_content("ok", _docs(allowed))
     with pytest.raises(CorpusError, match=r"looks like binary data"):
@@ -172,7 +173,7 @@ def test_hub_dataset_text_goes_through_the_same_checks(monkeypatch: pytest.Monke
     fake = datasets.Dataset.from_dict({"text": ["\x00\x00\x00", "ok"]})
     monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: fake)
     with pytest.raises(CorpusError, match=r"^corpus 'hf:someone/nul-bytes' contains 3 NUL characters \(first in '0'\)"):
-        corpora._load_hub(corpora.HubSpec.parse("hf:someone/nul-bytes"))
+        corpus_hub.load_hub(corpus_hub.HubSpec.parse("hf:someone/nul-bytes"))
     assert not list(tmp_path.rglob("hf-*.jsonl")), "refused text was cached"
 
 

@@ -10,7 +10,8 @@ import torch
 
 from fixtures import hooks
 from fixtures.extraction import hooked_run
-from fixtures.models import load_model, resolve_model
+from fixtures.model_loading import load_model
+from fixtures.models import resolve_model
 
 
 def _build(kind: str, folder: Path) -> Path:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import models
+from fixtures import model_refs, models
+from fixtures.model_loading import worker_gpu_index
 from fixtures.models import (
     ModelSpecError,
     declare_family,
@@ -14,7 +15,6 @@ from fixtures.models import (
     parse_family_option,
     resolve_family,
     resolve_model,
-    worker_gpu_index,
 )
 
 
@@ -67,9 +67,9 @@ def test_local_directory_resolves_with_a_weights_digest(tmp_path: Path) -> None:
 
 def test_changed_weights_change_the_identity(tmp_path: Path) -> None:
     folder = _model_dir(tmp_path, "m")
-    first = models.weights_digest.__wrapped__(folder)
+    first = model_refs.weights_digest.__wrapped__(folder)
     (folder / "model.safetensors").write_bytes(b"other weights")
-    assert models.weights_digest.__wrapped__(folder) != first
+    assert model_refs.weights_digest.__wrapped__(folder) != first
 
 
 def test_family_option_parses_name_and_members() -> None:

@@ -34,7 +34,8 @@ def test_every_declared_member_is_committed_with_its_card(family: str, member: s
 
 @pytest.mark.parametrize(("family", "member"), MEMBERS)
 def test_zoo_member_loads_offline_through_the_bridge_in_seconds(family: str, member: str) -> None:
-    from fixtures.models import load_model, resolve_model
+    from fixtures.model_loading import load_model
+    from fixtures.models import resolve_model
 
     start = time.time()
     model = load_model(resolve_model(f"{family}:{member}"))

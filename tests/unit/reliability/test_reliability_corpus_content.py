@@ -1,4 +1,4 @@
-"""Degenerate corpora are refused at start-up, as a usage error: never a verdict (fixtures.corpora.check_text_content).
+"""Degenerate corpora are refused at start-up, as a usage error: never a verdict (fixtures.corpus_text.check_text_content).
 
 The rules and their thresholds are unit-tested in tests/unit/test_corpus_content.py; here, what a user sees.
 """

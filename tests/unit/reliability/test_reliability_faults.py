@@ -23,7 +23,8 @@ from fixtures.activations import (
     SampleSpec,
 )
 from fixtures.corpora import load_corpus
-from fixtures.models import load_model, resolve_model
+from fixtures.model_loading import load_model
+from fixtures.models import resolve_model
 from fixtures.storage import StorageError, atomic_write_text, cache_dir, sha256_file
 from fixtures.tokens import TokenSample, sample_contexts
 
@@ -50,7 +51,8 @@ def stalling_replace(src, dst):
 
 if args["model_dir"]:
     from fixtures.corpora import load_corpus
-    from fixtures.models import load_model, resolve_model
+    from fixtures.model_loading import load_model
+    from fixtures.models import resolve_model
     from fixtures.tokens import sample_contexts
     model = load_model(resolve_model(args["model_dir"]))
     corpus = load_corpus(args["text_dir"])

@@ -17,7 +17,8 @@ from claims.runner import run_case
 from claims.verdict import Axis, Verdict
 from fixtures import models
 from fixtures.corpora import load_corpus
-from fixtures.models import ModelSpecError, load_model, resolve_model
+from fixtures.model_loading import load_model
+from fixtures.models import ModelSpecError, resolve_model
 from fixtures.tokens import TokenBudgetError, sample_contexts
 from fixtures.workbench import RunSettings, Workbench
 
