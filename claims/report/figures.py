@@ -27,7 +27,7 @@ from typing import Any
 
 from claims.report.layer_figures import draw_depth_heatmap, draw_excess_histogram, draw_prediction_counts
 from claims.report.neuron_figures import draw_bos_heuristic, draw_entropy_curves, draw_scatter, draw_signature_boxes
-from claims.report.style import CAPTIONS, EFFECTS, SAFE
+from claims.report.style import CAPTIONS, EFFECTS, safe_part
 from claims.report.text import key_text, row_key
 from claims.verdict import Axis, jsonable
 
@@ -90,13 +90,18 @@ def figure_filename(row: dict[str, Any], kind: str) -> str:
         A file name safe on every file system (no ``/``, ``:`` or spaces).
     """
     parts = [str(row.get(k, "x")) for k in ("id", "axis", "model", "dataset")] + [kind]
-    return "-".join(SAFE.sub("_", p).strip("_") or "x" for p in parts) + ".png"
+    return "-".join(safe_part(p) for p in parts) + ".png"
 
 
 def figures_of(drawn: Sequence[Drawn], axis: Axis) -> list[Drawn]:
     """The figures of one axis, grouped by claim (then model, dataset) for the reports."""
     chosen = [d for d in drawn if d.row and d.row.get("axis") == axis.value]
     return sorted(chosen, key=lambda d: tuple(str((d.row or {}).get(k, "")) for k in ("id", "model", "dataset")))
+
+
+def first_of_kind(drawn: Sequence[Drawn], kind: str) -> Drawn | None:
+    """The first drawn figure of ``kind`` (the run-wide ``effects`` and ``verdicts`` are drawn once), or None."""
+    return next((d for d in drawn if d.kind == kind), None)
 
 
 def _figure_index(drawn: Sequence[Drawn]) -> dict[tuple[str, str, str, str], list[Drawn]]:
@@ -110,7 +115,7 @@ def _figure_index(drawn: Sequence[Drawn]) -> dict[tuple[str, str, str, str], lis
 def row_figures(row: dict[str, Any], drawn: Sequence[Drawn]) -> list[tuple[str, Drawn]]:
     """(link text, figure) for a row: its own figures, then the effect chart when the row has an effect."""
     out = [(d.kind, d) for d in _figure_index(drawn).get(row_key(row), [])]
-    chart = [d for d in drawn if d.kind == EFFECTS]
-    if chart and isinstance(row.get("effect"), dict):
-        out.append(("effect", chart[0]))
+    chart = first_of_kind(drawn, EFFECTS)
+    if chart is not None and isinstance(row.get("effect"), dict):
+        out.append(("effect", chart))
     return out

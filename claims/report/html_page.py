@@ -11,7 +11,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from claims.report.figures import Drawn, figures_of, row_figures
+from claims.report.figures import Drawn, figures_of, first_of_kind, row_figures
 from claims.report.style import (
     ALARMING,
     AXIS_ORDER,
@@ -224,20 +224,17 @@ def report_html(summary: dict[str, Any], drawn: Sequence[Drawn] = (), notes: Ite
             f'<span class="meta">{len(axis_rows)} rows</span><div class="counts">{_e(counts)}</div></div>'
         )
     h.append("</div>")
-    chart = [d for d in drawn if d.kind == EFFECTS]
+    chart = first_of_kind(drawn, EFFECTS)
     h.append('<h2 id="effects">Effects against controls</h2>')
-    if chart:
-        h.append(
-            f'<figure id="{_e(chart[0].stem)}">{_img(chart[0])}<figcaption>{_e(chart[0].caption)}</figcaption></figure>'
-        )
+    if chart is not None:
+        h.append(f'<figure id="{_e(chart.stem)}">{_img(chart)}<figcaption>{_e(chart.caption)}</figcaption></figure>')
     else:
         h.append('<p class="meta">No effect chart: no row has an effect against a control, or figures are off.</p>')
-    overview = [d for d in drawn if d.kind == OVERVIEW]
-    if overview:
+    overview = first_of_kind(drawn, OVERVIEW)
+    if overview is not None:
         h.append('<h2 id="verdicts">Verdict of every row</h2>')
         h.append(
-            f'<figure id="{_e(overview[0].stem)}">{_img(overview[0])}'
-            f"<figcaption>{_e(overview[0].caption)}</figcaption></figure>"
+            f'<figure id="{_e(overview.stem)}">{_img(overview)}<figcaption>{_e(overview.caption)}</figcaption></figure>'
         )
     h.append('<h2 id="rationale">Rationale</h2>')
     for _axis, heading, verdict, text, _rows in axes:

@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from claims.report.figures import Drawn, figures_of, row_figures
+from claims.report.figures import Drawn, figures_of, first_of_kind, row_figures
 from claims.report.style import (
     ALARMING,
     AXIS_ORDER,
@@ -103,21 +103,21 @@ def summary_markdown(summary: dict[str, Any], drawn: Sequence[Drawn] = (), notes
         key = CHECKLIST_KEYS.get(axis)
         detail = label_counts(axes_block.get(key, {}).get("counts", {})) if key else f"{len(axis_rows)} rows"
         out.append(f"| {_md(heading)} | {_md_verdict(verdict)} | {_md(detail)} |")
-    chart = [d for d in drawn if d.kind == EFFECTS]
-    if chart:
+    chart = first_of_kind(drawn, EFFECTS)
+    if chart is not None:
         out += [
             "",
             "## Effects against controls",
             "",
-            f"![{_md(CAPTIONS[EFFECTS])}]({FIGURES_DIR}/{chart[0].filename})",
+            f"![{_md(CAPTIONS[EFFECTS])}]({FIGURES_DIR}/{chart.filename})",
         ]
         out += [
             "",
-            f"*{_md(CAPTIONS[EFFECTS])}* Data: [{chart[0].data_filename}]({FIGURES_DIR}/{chart[0].data_filename})",
+            f"*{_md(CAPTIONS[EFFECTS])}* Data: [{chart.data_filename}]({FIGURES_DIR}/{chart.data_filename})",
         ]
-    overview = [d for d in drawn if d.kind == OVERVIEW]
-    if overview:
-        out += ["", "## Verdict of every row", "", f"![{CAPTIONS[OVERVIEW]}]({FIGURES_DIR}/{overview[0].filename})"]
+    overview = first_of_kind(drawn, OVERVIEW)
+    if overview is not None:
+        out += ["", "## Verdict of every row", "", f"![{CAPTIONS[OVERVIEW]}]({FIGURES_DIR}/{overview.filename})"]
     for axis, heading, verdict, text, axis_rows in axes_present(summary):
         out += ["", f"## {heading}: {_md_verdict(verdict)}", "", f"> {_md(text)}", ""]
         if not axis_rows:

@@ -14,7 +14,7 @@ from typing import Any
 
 from claims.report.plotting import to_float
 from claims.report.style import AXIS_ORDER, VERDICT_COLOURS, VERDICT_SHORT, WIDTH_IN
-from claims.report.text import row_key
+from claims.report.text import ci95, row_key
 from claims.verdict import Role, Verdict
 
 
@@ -36,8 +36,8 @@ def effect_chart_data(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         eff = r.get("effect")
         if not isinstance(eff, dict):
             continue
-        ci = [*(eff.get("ci95") or []), None, None]
-        low, high, threshold = to_float(ci[0]), to_float(ci[1]), to_float(eff.get("threshold"))
+        ends = ci95(eff)
+        low, high, threshold = to_float(ends[0]), to_float(ends[1]), to_float(eff.get("threshold"))
         entry = {
             "axis": r.get("axis"),
             "model": r.get("model"),

@@ -96,3 +96,8 @@ KIND_TITLES: dict[str, str] = {
 }
 
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_part(text: str) -> str:
+    """A part of a figure file name or row anchor: anything but letters, digits, ``._-`` as ``_``; ``x`` if empty."""
+    return SAFE.sub("_", text).strip("_") or "x"

@@ -62,9 +62,14 @@ class Summary(TypedDict):
 WEIGHTS_DATASET = "weights"
 
 
+def row_order(row: ClaimRow | dict[str, Any]) -> tuple[str, str, str, str]:
+    """(axis, claim id, model, dataset): the order of rows in summary.json and in the terminal's claim table."""
+    return (row["axis"], row["id"], row["model"], row["dataset"])
+
+
 def build_summary(rows: Iterable[ClaimRow], run: dict[str, Any]) -> Summary:
     """The summary dict (rows sorted by axis, claim id, model, dataset for stable diffs)."""
-    ordered = [dict(r) for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))]
+    ordered = [dict(r) for r in sorted(rows, key=row_order)]
     block = generalisation.judge(ordered)
     checklist = {key: block["axes"][key]["verdict"] for key in CHECKLIST_KEYS.values()}
     texts = {key: generalisation.rationale(key, block, block["claims"]) for key in CHECKLIST_KEYS.values()}

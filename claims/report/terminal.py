@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from claims.report.summary import ClaimRow, Summary
+from claims.report.summary import ClaimRow, Summary, row_order
+from claims.report.text import label_counts, labels_by_claim
 from claims.verdict import fmt
 
 
@@ -44,7 +45,7 @@ def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
             )
             + (f"; {parts_text(r)}" if parts_text(r) else ""),
         )
-        for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))
+        for r in sorted(rows, key=row_order)
     ]
     widths = [max(len(str(x[i])) for x in (header, *body)) for i in range(5)]
     lines = []
@@ -56,11 +57,7 @@ def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
 
 def generalisation_lines(summary: Summary) -> list[str]:
     """Claim x axis: each claim's generalisation label, with the reference it was judged against."""
-    block = summary.get("generalisation") or {}
-    by_claim: dict[str, dict[str, str]] = {}
-    for entry in block.get("claims", []):
-        if entry.get("label"):
-            by_claim.setdefault(entry["id"], {})[entry["axis"]] = entry["label"].replace("_", " ")
+    by_claim = labels_by_claim(summary)
     if not by_claim:
         return []
     axes = ("gt1", "gt2", "gt3")
@@ -77,6 +74,6 @@ def checklist_lines(summary: Summary) -> list[str]:
     axes = (summary.get("generalisation") or {}).get("axes", {})
     for key, value in summary["Checklist"].items():
         counts = axes.get(key, {}).get("counts", {})
-        detail = ", ".join(f"{n} {label.replace('_', ' ')}" for label, n in counts.items() if n)
+        detail = label_counts(counts, empty="")
         out.append(f"{key}: {value}" + (f"  ({detail})" if detail else ""))
     return out

@@ -1,16 +1,17 @@
-"""Text shared by summary.md and report.html.
+"""Text shared by summary.md and report.html (and, for the generalisation labels, the terminal and docs/claims.md).
 
 Key numbers, controls, criterion parts, effects, the generalisation table and the run, each formatted once so the
-two reports say the same thing.
+reports say the same thing.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
-from claims.report.style import AXIS_ORDER, AXIS_TITLES, LABEL_COLOURS, SAFE
+from claims.report.style import AXIS_ORDER, AXIS_TITLES, LABEL_COLOURS, safe_part
 from claims.verdict import CHECKLIST_KEYS, Axis, Verdict, fmt
 
 
@@ -123,6 +124,15 @@ def label_text(label: str | None) -> str:
     return "negative control" if label is None else label.replace("_", " ")
 
 
+def labels_by_claim(summary: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """{claim id: {axis: label for people}} per labelled claim: the terminal's and docs/claims.md's tables."""
+    table: dict[str, dict[str, str]] = {}
+    for entry in (summary.get("generalisation") or {}).get("claims", []):
+        if entry.get("label"):
+            table.setdefault(entry["id"], {})[entry["axis"]] = label_text(entry["label"])
+    return table
+
+
 def generalisation_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The claim x axis table the reports open with, from the summary's ``generalisation`` block.
 
@@ -172,9 +182,9 @@ def rows_agreeing(cell: dict[str, Any]) -> str:
     )
 
 
-def label_counts(counts: dict[str, int]) -> str:
-    """An axis's claim counts by label (``2 generalises, 1 not reproduced``), ``no claims`` when all are 0."""
-    return ", ".join(f"{n} {label_text(label)}" for label, n in counts.items() if n) or "no claims"
+def label_counts(counts: dict[str, int], empty: str = "no claims") -> str:
+    """An axis's claim counts by label (``2 generalises, 1 not reproduced``), ``empty`` when all are 0."""
+    return ", ".join(f"{n} {label_text(label)}" for label, n in counts.items() if n) or empty
 
 
 def parts_items(row: dict[str, Any]) -> list[tuple[bool, str]]:
@@ -202,18 +212,24 @@ def parts_cell(row: dict[str, Any]) -> str:
     return f"{held}/{len(items)} held: " + "; ".join(("✓ " if ok else "✗ ") + text for ok, text in items)
 
 
+def ci95(effect: dict[str, Any]) -> tuple[Any, Any]:
+    """(low, high) of an effect's 95 % interval as stored in the summary; None for an end that is missing."""
+    ci = [*(effect.get("ci95") or []), None, None]
+    return ci[0], ci[1]
+
+
 def effect_text(row: dict[str, Any]) -> str:
     """``effect name = v [95 % lo, hi], lower end must clear t (control: c)``, or "" without an effect."""
     eff = row.get("effect")
     if not isinstance(eff, dict):
         return ""
-    ci = [*(eff.get("ci95") or []), None, None]
+    low, high = ci95(eff)
     return (
-        f"{eff.get('name')} = {fmt(eff.get('value'))} [95 % {fmt(ci[0])}, {fmt(ci[1])}], lower end must clear "
+        f"{eff.get('name')} = {fmt(eff.get('value'))} [95 % {fmt(low)}, {fmt(high)}], lower end must clear "
         f"{fmt(eff.get('threshold'))} (control: {eff.get('control_name', '?')})"
     )
 
 
 def row_anchor(row: dict[str, Any]) -> str:
     """The HTML id of a claim row in the per-axis tables."""
-    return "row-" + "-".join(SAFE.sub("_", p).strip("_") or "x" for p in row_key(row))
+    return "row-" + "-".join(safe_part(p) for p in row_key(row))
