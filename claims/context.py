@@ -136,7 +136,7 @@ class ClaimContext:
             control: the same quantities under the control.
             n_tokens: tokens the numbers rest on; below the claim's min_tokens the verdict is INCONCLUSIVE.
             inconclusive: a reason the data cannot decide (e.g. too few universal neurons), or None.
-            figures: figure data by kind (claims/render.py), drawn into reports/figures/.
+            figures: figure data by kind (claims/report/figures.py), drawn into reports/figures/.
             parts: every clause of the criterion (name, value, threshold, outcome).
             effect: the effect against the control with its 95 % interval; its lower end must clear its
                 threshold for a PASS (it is added to the parts).

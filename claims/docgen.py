@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from claims.registry import load_all
+from claims.report.text import labels_by_claim
 from claims.verdict import fmt
 
 
@@ -80,10 +81,7 @@ def _labels(summary: dict[str, Any], key: str) -> str:
 
 
 def _generalisation_rows(summary: dict[str, Any]) -> list[str]:
-    table: dict[str, dict[str, str]] = {}
-    for entry in summary.get("generalisation", {}).get("claims", []):
-        if entry.get("label"):
-            table.setdefault(entry["id"], {})[entry["axis"]] = entry["label"].replace("_", " ")
+    table = labels_by_claim(summary)
     return [
         f"| {cid} | " + " | ".join(table[cid].get(axis, "-") for axis in ("gt1", "gt2", "gt3")) + " |"
         for cid in sorted(table)

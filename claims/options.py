@@ -37,7 +37,7 @@ REPORT_DEFAULT = Path("reports/summary.json")
 OPTION_DEFAULTS: dict[str, Any] = {}  # option name -> default, filled by pytest_addoption (see `active`)
 NARROWED_FOLDER = "narrowed"  # a narrowed run's report, beside the full one
 PREVIOUS_FOLDER = "previous"  # the earlier report of a folder, retired as a whole
-REPORT_ARTEFACTS = ("summary.md", "report.html", "figures")  # written beside summary.json by claims/render.py
+REPORT_ARTEFACTS = ("summary.md", "report.html", "figures")  # written beside summary.json by claims/report/render.py
 
 PACKAGES_INI = "claims_packages"
 ROW_PROPERTY = "claim_row"

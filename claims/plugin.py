@@ -3,7 +3,7 @@
 Hooks appear in the order pytest calls them. Heavy lifting lives elsewhere: the options (claims/options.py), the
 run session that checks them, collects rows and writes the reports (claims/session.py), the fixtures that run a
 case (fixtures/plugin.py), the matrix (claims/matrix.py), the run (claims/runner.py), the summary
-(claims/report.py), baseline gating (claims/baseline.py). Results travel from xdist workers to the controller on
+(claims/report/), baseline gating (claims/baseline.py). Results travel from xdist workers to the controller on
 each test report; only the controller writes files.
 """
 

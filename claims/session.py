@@ -412,7 +412,7 @@ class ClaimsSession:
 
     def _render(self) -> None:
         """Figures, summary.md and report.html; a failure here is reported, never hides summary.json."""
-        from claims import render
+        from claims.report import render
 
         assert self.summary is not None
         try:

@@ -200,7 +200,7 @@ class Evidence:
         reason: one sentence generated from the numbers; for FAIL/INCONCLUSIVE it says what fell short.
         n_tokens: tokens the numbers rest on (0 for weight-only claims).
         scale: which criterion applied: "full" or "small".
-        figures: data for the report's figures, by figure kind (see claims/render.py for the kinds and
+        figures: data for the report's figures, by figure kind (see claims/report/figures.py for the kinds and
             their fields); drawn into reports/figures/ and report.html, not stored in summary.json.
         parts: every clause of the criterion with its value and outcome (the verdict is their conjunction).
         effect: the effect against the control, with its interval (None only for claims read off the paper's

@@ -9,13 +9,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from claims import generalisation, render
-from claims.report import build_summary, validate_summary
+from claims import generalisation
+from claims.report import build_summary, layer_figures, render, run_figures, style, validate_summary
+from claims.report.figures import DRAWERS, figure_filename
+from claims.report.text import flatten_control, label_counts, row_anchor, row_key
 from claims.verdict import jsonable
 
 MODELS = ("stanford-gpt2-small-a", "gpt2-medium")
 DATASETS = ("pile-10k", "ag_news")
-KNOWN_KINDS = tuple(render.DRAWERS)
+KNOWN_KINDS = tuple(DRAWERS)
 
 
 def _row(
@@ -291,7 +293,7 @@ def test_verdict_overview_is_always_drawn(rendered: tuple[Path, dict[str, Path]]
 def test_figure_names_are_sanitised(rendered: tuple[Path, dict[str, Path]]) -> None:
     _, written = rendered
     assert "figures/U1-original-stanford-gpt2-small-a-pile-10k-excess_histogram.png" in written
-    name = render.figure_filename({"id": "X 1", "axis": "gt1", "model": "fam:a/b", "dataset": "hf:c d"}, "scatter")
+    name = figure_filename({"id": "X 1", "axis": "gt1", "model": "fam:a/b", "dataset": "hf:c d"}, "scatter")
     assert not any(ch in name for ch in "/: ")
 
 
@@ -396,7 +398,7 @@ def test_without_matplotlib_reports_are_written_and_say_so(tmp_path: Path, monke
 
 
 def test_control_is_flattened_compactly_and_truncated() -> None:
-    text = render.flatten_control({"a": {"b": 1, "c": [1.0, 2.0, 3.0, 4.0]}, "note": "x" * 500}, limit=80)
+    text = flatten_control({"a": {"b": 1, "c": [1.0, 2.0, 3.0, 4.0]}, "note": "x" * 500}, limit=80)
     assert text.startswith("a={b=1, c=[4 values: 1, 2, 3, …]}")
     assert len(text) <= 80
     assert text.endswith("…")
@@ -410,9 +412,9 @@ def test_fake_summary_validates_against_the_schema() -> None:
 
 
 def test_every_label_and_kind_has_a_colour_and_a_title() -> None:
-    assert set(render.LABEL_COLOURS) == set(generalisation.LABELS) == set(render.LABEL_MARKS)
-    assert set(render.KIND_TITLES) == set(render.DRAWERS)
-    assert set(render.DRAWERS) <= set(render.CAPTIONS)
+    assert set(style.LABEL_COLOURS) == set(generalisation.LABELS) == set(style.LABEL_MARKS)
+    assert set(style.KIND_TITLES) == set(DRAWERS)
+    assert set(DRAWERS) <= set(style.CAPTIONS)
 
 
 def test_summary_md_opens_with_the_generalisation_table(rendered: tuple[Path, dict[str, Path]]) -> None:
@@ -455,7 +457,7 @@ def test_checklist_shows_the_claim_counts(rendered: tuple[Path, dict[str, Path]]
     out, _ = rendered
     summary = fake_summary()
     counts = summary["generalisation"]["axes"]["GT1_ModelGeneralization"]["counts"]
-    text = render._label_counts(counts)
+    text = label_counts(counts)
     assert "1 does not generalise" in text
     assert text in (out / "report.html").read_text()
     assert text in (out / "summary.md").read_text()
@@ -464,11 +466,11 @@ def test_checklist_shows_the_claim_counts(rendered: tuple[Path, dict[str, Path]]
 def test_every_row_links_to_an_existing_figure(rendered: tuple[Path, dict[str, Path]]) -> None:
     out, _ = rendered
     summary = fake_summary()
-    with_figures = {render.row_key(e["row"]) for e in fake_figures()}
+    with_figures = {row_key(e["row"]) for e in fake_figures()}
     page = (out / "report.html").read_text()
     md_lines = (out / "summary.md").read_text().splitlines()
     for row in summary["claims"]:
-        anchor = render.row_anchor(row)
+        anchor = row_anchor(row)
         tr = page[page.index(f'<tr id="{anchor}"') :].split("</tr>")[0]
         hrefs = re.findall(r'href="#([^"]+)"', tr)
         md_line = next(
@@ -477,7 +479,7 @@ def test_every_row_links_to_an_existing_figure(rendered: tuple[Path, dict[str, P
             if line.startswith(f"| {row['id']}: ") and f"| {row['model']} | {row['dataset']} |" in line
         )
         links = re.findall(r"\]\((figures/[^)]+\.png)\)", md_line)
-        if row["effect"] is not None or render.row_key(row) in with_figures:
+        if row["effect"] is not None or row_key(row) in with_figures:
             assert hrefs, f"{anchor} links to no figure"
             assert links, f"{anchor} links to no figure in summary.md"
         for href in hrefs:
@@ -489,7 +491,7 @@ def test_every_row_links_to_an_existing_figure(rendered: tuple[Path, dict[str, P
             assert "effects" in hrefs
             assert "figures/effects.png" in links
     f1 = next(r for r in summary["claims"] if r["id"] == "F1")
-    tr = page[page.index(f'<tr id="{render.row_anchor(f1)}"') :].split("</tr>")[0]
+    tr = page[page.index(f'<tr id="{row_anchor(f1)}"') :].split("</tr>")[0]
     assert 'href="#F1-gt1-gpt2-medium-pile-10k-prediction_counts"' in tr
 
 
@@ -532,7 +534,7 @@ def test_figure_titles_and_captions_name_their_claim(rendered: tuple[Path, dict[
     out, _ = rendered
     entry = next(e for e in fake_figures() if e["row"]["id"] == "F1")
     row = {**entry["row"], "title": "unigram neurons, mostly in the first layers"}
-    fig = render.draw_prediction_counts(plt, entry["figures"]["prediction_counts"], row)
+    fig = layer_figures.draw_prediction_counts(plt, entry["figures"]["prediction_counts"], row)
     title = fig._suptitle.get_text()  # type: ignore[attr-defined]
     plt.close(fig)
     assert title.startswith("F1 - unigram neurons, mostly in the first layers")
@@ -551,8 +553,8 @@ def test_not_applicable_renders_with_its_own_colour(rendered: tuple[Path, dict[s
     page = (out / "report.html").read_text()
     assert 'class="verdict v-NOT_APPLICABLE"' in page
     assert ".v-NOT_APPLICABLE{background:" in page
-    assert render.VERDICT_COLOURS["NOT_APPLICABLE"] not in (render.VERDICT_COLOURS["NOT_RUN"], "#000000")
-    assert render.VERDICT_SHORT["NOT_APPLICABLE"] == "N/A"
+    assert style.VERDICT_COLOURS["NOT_APPLICABLE"] not in (style.VERDICT_COLOURS["NOT_RUN"], "#000000")
+    assert style.VERDICT_SHORT["NOT_APPLICABLE"] == "N/A"
     assert 'class="lab g-not_applicable"' in page
     md = (out / "summary.md").read_text()
     assert "| gpt2-medium | weights | NOT_APPLICABLE |" in md
@@ -565,7 +567,7 @@ def test_every_part_of_the_criterion_is_shown_per_row(rendered: tuple[Path, dict
     summary = fake_summary()
     row = next(r for r in summary["claims"] if r["id"] == "U1" and r["model"] == "gpt2-medium")
     page = (out / "report.html").read_text()
-    tr = page[page.index(f'<tr id="{render.row_anchor(row)}"') :].split("</tr>")[0]
+    tr = page[page.index(f'<tr id="{row_anchor(row)}"') :].split("</tr>")[0]
     assert "1/3 held" in tr
     assert '<li class="failed">f(excess&gt;0.5) = 0.0011 &gt;= 0.02</li>' in tr
     assert '<li class="held">permutation test: p = 0.001 &lt; 0.05' in tr
@@ -576,7 +578,7 @@ def test_every_part_of_the_criterion_is_shown_per_row(rendered: tuple[Path, dict
 def test_effect_chart_is_drawn_from_the_rows_with_effects(rendered: tuple[Path, dict[str, Path]]) -> None:
     out, written = rendered
     summary = fake_summary()
-    data = render.effect_chart_data(summary["claims"])
+    data = run_figures.effect_chart_data(summary["claims"])
     with_effect = [r for r in summary["claims"] if r["effect"] is not None]
     assert sum(len(c["entries"]) for c in data["claims"]) == len(with_effect)
     assert {c["id"] for c in data["claims"]} == {r["id"] for r in with_effect}

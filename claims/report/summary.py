@@ -1,4 +1,4 @@
-"""Claim rows -> reports/summary.json (Checklist + Rationale + generalisation + claims + run) and the terminal table.
+"""Claim rows -> reports/summary.json (Checklist + Rationale + generalisation + claims + run).
 
 The Checklist is decided per claim, relative to the original setting, by the pre-registered rule in
 claims/generalisation.py (also in the README); the Rationale names the claims by label and stays under 2,000
@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypedDict
 
 from claims import generalisation
-from claims.verdict import CHECKLIST_KEYS, fmt, jsonable
+from claims.verdict import CHECKLIST_KEYS, jsonable
 
 SCHEMA_VERSION = 2
-SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
+SCHEMA_PATH = Path(__file__).parents[1] / "summary.schema.json"  # claims/summary.schema.json
 
 
 class ClaimRow(TypedDict):
@@ -62,9 +62,14 @@ class Summary(TypedDict):
 WEIGHTS_DATASET = "weights"
 
 
+def row_order(row: ClaimRow | dict[str, Any]) -> tuple[str, str, str, str]:
+    """(axis, claim id, model, dataset): the order of rows in summary.json and in the terminal's claim table."""
+    return (row["axis"], row["id"], row["model"], row["dataset"])
+
+
 def build_summary(rows: Iterable[ClaimRow], run: dict[str, Any]) -> Summary:
     """The summary dict (rows sorted by axis, claim id, model, dataset for stable diffs)."""
-    ordered = [dict(r) for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))]
+    ordered = [dict(r) for r in sorted(rows, key=row_order)]
     block = generalisation.judge(ordered)
     checklist = {key: block["axes"][key]["verdict"] for key in CHECKLIST_KEYS.values()}
     texts = {key: generalisation.rationale(key, block, block["claims"]) for key in CHECKLIST_KEYS.values()}
@@ -119,75 +124,3 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-# --- terminal ------------------------------------------------------------------------------------------------
-
-
-def parts_text(row: ClaimRow | dict[str, Any]) -> str:
-    """`k/n parts held; failed: a = 1 > 2` — what held and what did not, for the table and the reports."""
-    parts = row.get("parts") or []
-    if not parts:
-        return ""
-    failed = [p for p in parts if not p.get("passed")]
-    text = f"{len(parts) - len(failed)}/{len(parts)} parts held"
-    if failed:
-        text += "; failed: " + "; ".join(
-            f"{p['name']} = {fmt(p['value'])} {p['op']} {fmt(p['threshold'])}" for p in failed
-        )
-    return text
-
-
-def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
-    """The claim table: claim, model, dataset, verdict, key number vs criterion, and which parts held."""
-    header = ("claim", "axis", "model", "dataset", "verdict", "key number [criterion]; parts")
-    body = [
-        (
-            r["id"],
-            r["axis"],
-            r["model"],
-            r["dataset"],
-            r["verdict"] + ("*" if r.get("role") == "negative_control" else ""),
-            (
-                f"{r['key']['name']} = {fmt(r['key']['value'])} [{r['key']['criterion']}]"
-                if r["key"].get("name")
-                else r["reason"]
-            )
-            + (f"; {parts_text(r)}" if parts_text(r) else ""),
-        )
-        for r in sorted(rows, key=lambda r: (r["axis"], r["id"], r["model"], r["dataset"]))
-    ]
-    widths = [max(len(str(x[i])) for x in (header, *body)) for i in range(5)]
-    lines = []
-    for cells in (header, *body):
-        fixed = "  ".join(str(c).ljust(w) for c, w in zip(cells[:5], widths, strict=True))
-        lines.append((fixed + "  " + str(cells[5]))[:width])
-    return lines
-
-
-def generalisation_lines(summary: Summary) -> list[str]:
-    """Claim x axis: each claim's generalisation label, with the reference it was judged against."""
-    block = summary.get("generalisation") or {}
-    by_claim: dict[str, dict[str, str]] = {}
-    for entry in block.get("claims", []):
-        if entry.get("label"):
-            by_claim.setdefault(entry["id"], {})[entry["axis"]] = entry["label"].replace("_", " ")
-    if not by_claim:
-        return []
-    axes = ("gt1", "gt2", "gt3")
-    width = max(len(c) for c in by_claim) + 2
-    lines = ["claim".ljust(width) + "".join(a.ljust(22) for a in axes)]
-    for cid in sorted(by_claim):
-        lines.append(cid.ljust(width) + "".join(by_claim[cid].get(a, "-").ljust(22) for a in axes))
-    return lines
-
-
-def checklist_lines(summary: Summary) -> list[str]:
-    """One line per axis verdict, with the claim counts behind it."""
-    out = []
-    axes = (summary.get("generalisation") or {}).get("axes", {})
-    for key, value in summary["Checklist"].items():
-        counts = axes.get(key, {}).get("counts", {})
-        detail = ", ".join(f"{n} {label.replace('_', ' ')}" for label, n in counts.items() if n)
-        out.append(f"{key}: {value}" + (f"  ({detail})" if detail else ""))
-    return out
