@@ -60,7 +60,7 @@ class Profile:
 GT2_CORPORA = ("code", "news", "wiki", "shakespeare", "spanish")
 DEFAULT_CELLS: Mapping[Axis, Cell] = {
     Axis.ORIGINAL: Cell(("zoo-gpt2-s",), ("sotu",)),
-    Axis.GT1: Cell(("zoo-gpt2-n", "zoo-neox-s", "smollm2-135m-instruct-q4"), ("sotu",)),
+    Axis.GT1: Cell(("zoo-gpt2-n", "zoo-gpt2-nu", "zoo-neox-s", "smollm2-135m-instruct-q4"), ("sotu",)),
     Axis.GT2: Cell(("zoo-gpt2-s", "smollm2-135m-instruct-q4"), GT2_CORPORA),
     Axis.GT3: Cell(("zoo-gpt2-s", "smollm2-135m-instruct-q4"), ("sotu",)),
 }

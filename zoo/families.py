@@ -95,6 +95,22 @@ FAMILIES: dict[str, FamilySpec] = {
             tokens=10_000_000,
             role="gt1-width",
         ),
+        # The tied-embedding control: zoo-gpt2-n with an untied unembedding and nothing else changed (same seeds,
+        # tokens and recipe), so a P-claim that holds on both is not an artefact of W_U = W_E. It is the narrow
+        # family's twin, not the base family's, because a base-width member takes ~55 CPU-minutes to train.
+        FamilySpec(
+            name="zoo-gpt2-nu",
+            arch="gpt2",
+            n_layer=4,
+            d_model=128,
+            n_head=4,
+            d_mlp=512,
+            members="abcd",
+            untrained="ab",
+            tokens=10_000_000,
+            role="gt1-untied",
+            tie_embeddings=False,
+        ),
         # GT1: Pythia-style GPT-NeoX (rotary, parallel attention, exact GELU, untied unembedding), four seeds, the
         # base family's tokens and recipe.
         FamilySpec(
