@@ -7,7 +7,7 @@ The zoo lives next to this file: `zoo/<family>/<member>/` are self-contained Hug
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ZOO_DIR = Path(__file__).resolve().parent
@@ -65,6 +65,20 @@ class FamilySpec:
         return 7919 * (1 + MEMBER_LETTERS.index(member)) + 13
 
 
+# GT1: the same architecture, narrower (d_model 128), four seeds, the base family's tokens and recipe.
+NARROW = FamilySpec(
+    name="zoo-gpt2-n",
+    arch="gpt2",
+    n_layer=4,
+    d_model=128,
+    n_head=4,
+    d_mlp=512,
+    members="abcd",
+    untrained="ab",
+    tokens=10_000_000,
+    role="gt1-width",
+)
+
 FAMILIES: dict[str, FamilySpec] = {
     spec.name: spec
     for spec in (
@@ -82,35 +96,11 @@ FAMILIES: dict[str, FamilySpec] = {
             tokens=10_000_000,
             role="original",
         ),
-        # GT1: the same architecture, narrower (d_model 128), four seeds, the base family's tokens and recipe.
-        FamilySpec(
-            name="zoo-gpt2-n",
-            arch="gpt2",
-            n_layer=4,
-            d_model=128,
-            n_head=4,
-            d_mlp=512,
-            members="abcd",
-            untrained="ab",
-            tokens=10_000_000,
-            role="gt1-width",
-        ),
+        NARROW,
         # The tied-embedding control: zoo-gpt2-n with an untied unembedding and nothing else changed (same seeds,
         # tokens and recipe), so a P-claim that holds on both is not an artefact of W_U = W_E. It is the narrow
         # family's twin, not the base family's, because a base-width member takes ~55 CPU-minutes to train.
-        FamilySpec(
-            name="zoo-gpt2-nu",
-            arch="gpt2",
-            n_layer=4,
-            d_model=128,
-            n_head=4,
-            d_mlp=512,
-            members="abcd",
-            untrained="ab",
-            tokens=10_000_000,
-            role="gt1-untied",
-            tie_embeddings=False,
-        ),
+        replace(NARROW, name="zoo-gpt2-nu", role="gt1-untied", tie_embeddings=False),
         # GT1: Pythia-style GPT-NeoX (rotary, parallel attention, exact GELU, untied unembedding), four seeds, the
         # base family's tokens and recipe.
         FamilySpec(
