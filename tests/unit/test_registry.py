@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from claims.registry import REGISTRY, Claim, Criterion, Needs, Registry, claim, load_all
@@ -10,7 +13,9 @@ def _criterion() -> Criterion:
     return Criterion(full="x >= {a}", small="x >= {a}", thresholds_full={"a": 1.0}, thresholds_small={"a": 0.5})
 
 
-def _register(registry: Registry, claim_id: str = "Z1", **overrides: object) -> None:
+def _register(
+    registry: Registry, claim_id: str = "Z1", check: Callable[[Any], Any] = lambda ctx: None, **overrides: object
+) -> None:
     kwargs: dict = {
         "title": "t",
         "statement": "s",
@@ -20,7 +25,7 @@ def _register(registry: Registry, claim_id: str = "Z1", **overrides: object) -> 
         "registry": registry,
     }
     kwargs.update(overrides)
-    claim(claim_id, **kwargs)(lambda ctx: None)
+    claim(claim_id, **kwargs)(check)
 
 
 def test_every_registered_claim_declaration_is_complete() -> None:
@@ -99,16 +104,9 @@ def test_a_claim_not_tested_at_a_scale_leaves_that_criterion_out_and_its_rows_ar
 
     registry = Registry()
     calls: list[object] = []
-    claim(
-        "Z2",
-        title="t",
-        statement="s",
-        paper_ref="§1",
-        axes=[Axis.GT1],
-        criterion=criterion,
-        needs=Needs(seeds=1, text=False),
-        registry=registry,
-    )(lambda ctx: calls.append(ctx))
+    _register(
+        registry, "Z2", check=lambda ctx: calls.append(ctx), criterion=criterion, needs=Needs(seeds=1, text=False)
+    )
     case = ClaimCase("zoo-gpt2-s:a", None, "Z2", Axis.GT1)
     evidence = run_case(case, registry.get("Z2"), workbench=None)  # type: ignore[arg-type]  # never reached
     assert evidence.verdict is Verdict.NOT_APPLICABLE
