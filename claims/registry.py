@@ -99,7 +99,7 @@ class Criterion:
 
     def applies(self, scale: str) -> bool:
         """Whether the claim is tested at this scale (it has a criterion there)."""
-        return self.full is not None if scale == "full" else self.small is not None
+        return scale == "full" or self.small is not None  # every claim has a full-scale criterion
 
     def template(self, scale: str) -> str:
         """The raw template for a scale (a fixed sentence where the claim is not tested at it)."""
