@@ -41,7 +41,6 @@ REPORT_ARTEFACTS = ("summary.md", "report.html", "figures")  # written beside su
 
 PACKAGES_INI = "claims_packages"
 ROW_PROPERTY = "claim_row"
-CASE_FIXTURE = "case"
 ROOT = Path(__file__).resolve().parent.parent
 
 

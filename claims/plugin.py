@@ -21,7 +21,6 @@ from claims.matrix import ClaimCase, case_scale, serves
 from claims.options import (
     CACHE_INFO_OPTION,
     CACHE_PRUNE_OPTION,
-    CASE_FIXTURE,
     LIST_OPTION,
     OPTION_DEFAULTS,
     PACKAGES_INI,
@@ -41,7 +40,7 @@ from claims.session import (
 )
 from claims.verdict import Axis, Verdict, jsonable
 from fixtures import plugin as fixture_plugin
-from fixtures.plugin import FIXTURES_PLUGIN, SESSION_PLUGIN
+from fixtures.plugin import CASE_FIXTURE, FIXTURES_PLUGIN, SESSION_PLUGIN
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -21,7 +21,6 @@ from claims import report
 from claims.matrix import PUBLISHED_SUBJECT, ClaimCase, expand
 from claims.options import (
     BASELINE_OPTION,
-    CASE_FIXTURE,
     CLAIMS_OPTION,
     CONTEXT_OPTION,
     DATASETS_OPTION,
@@ -50,7 +49,7 @@ from claims.options import (
 from claims.profiles import get_profile
 from claims.registry import load_all
 from claims.verdict import Evidence, Verdict
-from fixtures.plugin import SESSION_PLUGIN
+from fixtures.plugin import CASE_FIXTURE, SESSION_PLUGIN
 
 evidence_key = pytest.StashKey[Evidence]()
 started_key = pytest.StashKey[float]()
