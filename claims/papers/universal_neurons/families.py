@@ -50,8 +50,7 @@ import numpy as np
 from scipy import stats
 
 from claims.context import NO_CONTROL, ClaimContext, NotApplicable
-from claims.papers.universal_neurons.measures import universality
-from claims.papers.universal_neurons.universality import FALLBACK
+from claims.papers.universal_neurons.measures import FALLBACK, universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, Role
 from claims.verdict import part as make_part

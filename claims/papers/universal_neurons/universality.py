@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from claims.context import NO_CONTROL, ClaimContext, NotApplicable
-from claims.papers.universal_neurons.measures import Universality, universality
+from claims.papers.universal_neurons.measures import FALLBACK, Universality, universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, fmt
 from engine.inference import (
@@ -28,13 +28,12 @@ from engine.inference import (
     spearman,
     wilson_interval,
 )
-from engine.universality import FALLBACK_MIN_COUNT, FALLBACK_TOP_FRACTION, universal_mask
+from engine.universality import universal_mask
 from fixtures.activations import MLP_POST_STREAM
 
 FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
 CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_STREAM}), untrained_control=True)
 MIN_TOKENS = 16_384  # kept positions; below this correlations of sparse neurons rest on too few firings
-FALLBACK = {"fallback_top_frac": FALLBACK_TOP_FRACTION, "fallback_min_count": FALLBACK_MIN_COUNT}
 
 
 def _threshold(ctx: ClaimContext) -> float:

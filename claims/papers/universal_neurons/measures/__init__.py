@@ -16,12 +16,16 @@ import numpy as np
 import pandas as pd
 
 from claims.context import ClaimContext, NotApplicable
+from engine.universality import FALLBACK_MIN_COUNT, FALLBACK_TOP_FRACTION
 from fixtures.activations import MLP_POST_RAW, MLP_PRE_MOMENTS
 from fixtures.models import ModelRef
 from fixtures.stream import activations_code_fingerprint
 from fixtures.workbench import TokenisationMismatch, require_same_tokens
 
 UNIVERSALITY_VERSION = 1
+# The universal-neuron rule's fallback (engine/universality.py) as criterion thresholds, so every claim that picks
+# a universal set pre-registers the same fallback and its changelog moves with it.
+FALLBACK = {"fallback_top_frac": FALLBACK_TOP_FRACTION, "fallback_min_count": FALLBACK_MIN_COUNT}
 CHUNK = 8192
 
 
