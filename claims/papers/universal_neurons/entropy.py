@@ -1010,7 +1010,7 @@ def antipodal_effect(stats: dict[str, float], threshold: float) -> Effect:
 def antipodal_pairs(ctx: ClaimContext) -> Evidence:
     import torch
 
-    from claims.papers.universal_neurons.prediction import require_prediction_neurons, vocab_frame
+    from claims.papers.universal_neurons.measures.prediction import require_prediction_neurons, vocab_frame
 
     census = require_prediction_neurons(ctx)  # NOT_APPLICABLE unless P1's rule finds prediction neurons
     frame = vocab_frame(ctx, ctx.model)

@@ -18,7 +18,7 @@ from scipy import stats
 
 from claims.context import ClaimContext
 from claims.papers.universal_neurons.measures import universality, weight_table
-from claims.papers.universal_neurons.prediction import require_prediction_neurons
+from claims.papers.universal_neurons.measures.prediction import require_prediction_neurons
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part
 from engine.inference import auroc, mann_whitney_greater, proportion_difference, two_sample_bootstrap_interval

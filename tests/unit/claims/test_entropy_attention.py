@@ -553,7 +553,7 @@ def antipodal_dir(tiny_dirs, tmp_path: Path) -> Path:
 def test_x1_pass_carries_its_effect_against_all_same_layer_pairs(
     ctx_for, antipodal_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from claims.papers.universal_neurons import prediction
+    from claims.papers.universal_neurons.measures import prediction
 
     ctx = ctx_for("X1", "small", antipodal_dir)
     n = 2 * 256
