@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from claims.context import ClaimContext
+from claims import Axis, ClaimContext, Criterion, Effect, Evidence, Needs, claim, fmt
 from claims.papers.universal_neurons import tables
-from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Evidence
+from engine.inference import proportion_difference
 
 PAPER_PERCENT: dict[str, float] = tables.reference_numbers()["universal_pct_paper"]
 
@@ -149,3 +148,70 @@ def _layer_matched_sample(layers: np.ndarray, chosen: np.ndarray, seed: int) -> 
         k = int(((layers == layer) & chosen).sum())
         picks.append(rng.choice(pool, size=min(k, len(pool)), replace=False))
     return np.concatenate(picks)
+
+
+EARLY_LAYERS = 3  # "concentrated in layers 0-2" (§5.3, Fig. 19)
+ROTARY = "pythia-160m"  # rotary position embeddings: the paper finds no sub-Gaussian universal neuron there
+
+
+@claim(
+    "F4-published",
+    title="position-neuron candidates (published tables)",
+    statement="""Position neurons are concentrated in layers 0-2; the authors' candidates are the universal neurons
+    with sub-Gaussian activation (kurtosis < 2), of which Pythia-160m, with rotary position embeddings, has none.""",
+    paper_ref="§5.3, Fig. 19; universal.csv (kurt column), the position notebook's candidate rule",
+    axes=[Axis.ORIGINAL],
+    needs=Needs(published=True, text=False),
+    criterion=Criterion(
+        full="in each GPT-2 model, >= {min_share} of the universal neurons with kurtosis < {max_kurt} lie in layers "
+        "0-2, and their share there minus that of all its universal neurons has a 95 % Newcombe lower bound > "
+        "{min_effect} (the weaker model is reported); the rotary model has <= {max_rotary} such neurons",
+        thresholds_full={"min_share": 0.7, "max_kurt": 2.0, "min_effect": 0.0, "max_rotary": 0},
+    ),
+    key_tolerance=1e-9,
+)
+def position_candidates_published(ctx: ClaimContext) -> Evidence:
+    max_kurt = ctx.threshold("max_kurt")
+    shares, effects, counts = {}, {}, {}
+    for model in tables.MODELS:
+        frame = tables.universal(model)
+        candidate = frame["kurt"] < max_kurt  # frame.kurt is the DataFrame method
+        early = frame.layer < EARLY_LAYERS
+        counts[model] = int(candidate.sum())
+        if model == ROTARY:
+            continue
+        k, n = int((candidate & early).sum()), counts[model]
+        shares[model] = k / n if n else float("nan")
+        effects[model] = (
+            k,
+            n,
+            int(early.sum()),
+            len(frame),
+            *proportion_difference(k, n, int(early.sum()), len(frame)),
+        )
+    weaker = min(effects, key=lambda m: effects[m][5])
+    k, n, k_all, n_all, diff, low, high = effects[weaker]
+    parts = [ctx.part(f"{m}: share of candidates in layers 0-2", s, ">=", "min_share") for m, s in shares.items()]
+    parts.append(
+        ctx.part(f"{ROTARY}: universal neurons with kurtosis < {max_kurt:g}", counts[ROTARY], "<=", "max_rotary")
+    )
+    return ctx.evidence(
+        parts=parts,
+        effect=Effect(
+            f"share in layers 0-2, candidates - all universal neurons ({weaker})",
+            k / n,
+            k_all / n_all,
+            diff,
+            low,
+            high,
+            ctx.threshold("min_effect"),
+            "all universal neurons of the same model (the layer prior)",
+            "Newcombe interval over neurons",
+        ),
+        key=("min share of candidates in layers 0-2", min(shares.values())),
+        reason="candidates (kurtosis < 2) in layers 0-2: "
+        + ", ".join(f"{m} {fmt(shares[m])} of {counts[m]}" for m in shares)
+        + f"; {ROTARY} has {counts[ROTARY]}",
+        measured={"n_candidates": counts, "share_in_layers_0_2": shares},
+        control={m: {"share_of_all_universal_in_layers_0_2": e[2] / e[3]} for m, e in effects.items()},
+    )
