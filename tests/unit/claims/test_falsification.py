@@ -160,6 +160,20 @@ def test_published_signature_with_shuffled_labels_fails(run_claim, monkeypatch) 
     assert run_claim("S1-published", "paper-tables", dataset=None).verdict is Verdict.FAIL
 
 
+def test_published_position_candidates_spread_over_all_layers_fail(run_claim, monkeypatch) -> None:
+    from claims.papers.universal_neurons import published, tables
+
+    original = tables.universal
+
+    def kurtosis_unrelated_to_layer(model: str) -> pd.DataFrame:
+        frame = original(model).copy()
+        frame["kurt"] = np.random.default_rng(0).permutation(frame["kurt"].to_numpy())
+        return frame
+
+    monkeypatch.setattr(published.tables, "universal", kurtosis_unrelated_to_layer)
+    assert run_claim("F4-published", "paper-tables", dataset=None).verdict is Verdict.FAIL
+
+
 @pytest.mark.parametrize(
     "claim_id", ["U1", "U2", "U3", "U4", "S1", "M2", "P3", "G2-overlap", "G3-heads", "G3-baseline"]
 )
