@@ -108,9 +108,8 @@ def merge(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if len(summaries) == 1:
         return summaries[0]
     rows = {row_order(r): r for s in summaries for r in s["claims"]}
-    merged = dict(build_summary(rows.values(), dict(summaries[0]["run"])))  # type: ignore[arg-type]
-    merged["run"]["merged_narrowed_runs"] = [s["run"].get("finished") for s in summaries[1:]]
-    return merged
+    run = {**summaries[0]["run"], "merged_narrowed_runs": [s["run"].get("finished") for s in summaries[1:]]}
+    return dict(build_summary(rows.values(), run))  # type: ignore[arg-type]
 
 
 def main() -> None:
