@@ -73,6 +73,7 @@ def shape(ref: Any) -> tuple[int, int, int, float]:
         raise ValueError(
             f"--claims-plan: no config.json for {ref.name} and no known shape; download it first"
         ) from None
+    from fixtures.architectures import architecture
     from fixtures.models import config_dims
 
     dims = config_dims(config)
@@ -81,7 +82,7 @@ def shape(ref: Any) -> tuple[int, int, int, float]:
     layers, d_model = dims
     d_mlp = int(config.get("n_inner") or config.get("intermediate_size") or 4 * d_model)
     vocab = int(config.get("vocab_size", 0))
-    gated = config.get("model_type") in ("llama", "mistral", "qwen2", "gemma")
+    gated = architecture(config).gated
     params = layers * (4 * d_model**2 + (3 if gated else 2) * d_model * d_mlp) + vocab * d_model
     return layers, d_model, d_mlp, float(params)
 
