@@ -496,7 +496,7 @@ def path_ablation(ctx: ClaimContext, ref: ModelRef, pairs: list[tuple[int, ...]]
     def compute() -> dict[str, Any]:
         import torch
 
-        from claims.papers.universal_neurons.entropy import block_call_recorder, run_block
+        from fixtures.probes.blocks import block_call_recorder, run_block
 
         started = time.time()
         model = bench.model(ref)
