@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from claims.papers.universal_neurons import attention
+from claims.papers.universal_neurons import ablation, attention
+from claims.papers.universal_neurons.measures import attention as measures
 from claims.verdict import Axis, Verdict
 
 torch.set_num_threads(1)
@@ -73,19 +74,19 @@ def test_ablation_pairs_pick_the_best_neuron_per_head() -> None:
     real[1, :, 2:, :] = 0.1
     real[0, 2, 1, 0] = -5.0
     real[1, 3, 2, 1] = 4.0
-    top, rand = attention.ablation_pairs(real, 2, 3, seed=0)
+    top, rand = measures.ablation_pairs(real, 2, 3, seed=0)
     assert top == [(0, 2, 1, 0), (1, 3, 2, 1)]
     assert all(p[0] < p[2] for p in rand)
     assert len(rand) == 3
 
 
 def test_path_ablation_decision_fails_on_wrong_signs_and_correlated_random_pairs() -> None:
-    small = dict(attention.path_ablation_claim.claim.criterion.thresholds("small"))
-    full = dict(attention.path_ablation_claim.claim.criterion.thresholds("full"))
+    small = dict(ablation.path_ablation_claim.claim.criterion.thresholds("small"))
+    full = dict(ablation.path_ablation_claim.claim.criterion.thresholds("full"))
 
     def holds(top: list, rand: list, scale: str) -> bool:
         th = small if scale == "small" else full
-        return all(p.passed for p in attention.path_decision(top, rand, scale, th)[0])
+        return all(p.passed for p in ablation.path_decision(top, rand, scale, th)[0])
 
     good = [{"h": 1.0, "rho_act": 0.9, "rho_norm": -0.9}] * 10
     quiet = [{"rho_act": 0.01}] * 10
@@ -104,9 +105,9 @@ def test_path_effect_compares_top_pairs_with_random_pairs() -> None:
     rng = np.random.default_rng(11)
     top = [{"h": 1.0, "rho_act": float(r)} for r in rng.uniform(0.7, 0.95, 10)]
     quiet = [{"rho_act": float(r)} for r in rng.normal(0, 0.05, 10)]
-    assert attention.path_effect(top, quiet, 0.2).cleared
+    assert ablation.path_effect(top, quiet, 0.2).cleared
     loud = [{"rho_act": float(r)} for r in rng.uniform(-0.95, -0.7, 10)]  # random pairs correlate just as much
-    assert not attention.path_effect(top, loud, 0.2).cleared
+    assert not ablation.path_effect(top, loud, 0.2).cleared
 
 
 # --- wiring on real tiny models -----------------------------------------------------------------------------
@@ -197,7 +198,7 @@ def test_a3_pass_carries_its_effect_against_random_pairs(
     real = np.full((2, 40, 2, 10), np.nan)
     real[0, :, 1, :] = rng.normal(0, 0.1, (40, 10))
     real[0, :10, 1, :] += np.eye(10) * 5  # head k's best neuron is neuron k
-    monkeypatch.setattr(attention, "heuristic_scores", lambda c, ref: {"real": real, "random": rng.normal(size=100)})
+    monkeypatch.setattr(ablation, "heuristic_scores", lambda c, ref: {"real": real, "random": rng.normal(size=100)})
 
     def fake_ablation(c, ref, pairs):  # type: ignore[no-untyped-def]
         out = []
@@ -208,5 +209,5 @@ def test_a3_pass_carries_its_effect_against_random_pairs(
             out.append({"pair": list(pair), "act": act, "delta_bos": delta, "delta_norm": -delta + 0.1 * noise})
         return {"pairs": out, "n_tokens": 2_048, "seconds": 0.0}
 
-    monkeypatch.setattr(attention, "path_ablation", fake_ablation)
-    passes_with_effect(ctx, attention.path_ablation_claim(ctx))
+    monkeypatch.setattr(ablation, "path_ablation", fake_ablation)
+    passes_with_effect(ctx, ablation.path_ablation_claim(ctx))
