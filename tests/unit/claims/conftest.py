@@ -11,7 +11,7 @@ import pytest
 from claims.matrix import ClaimCase
 from claims.registry import load_all
 from claims.runner import run_case
-from claims.verdict import Axis, Evidence
+from claims.verdict import Axis, Evidence, Verdict
 from fixtures import models
 
 WORDS = [
@@ -185,6 +185,45 @@ def run_claim(claims_cache: Path, monkeypatch: pytest.MonkeyPatch, text_dir: Pat
         return run_case(case, registry[claim_id], bench)
 
     return run
+
+
+@pytest.fixture
+def ctx_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text_dir: Path, tiny_dirs):  # type: ignore[no-untyped-def]
+    """A context for a claim on the tiny random model (measurements are monkeypatched per test)."""
+    import dataclasses
+
+    from claims.context import ClaimContext
+    from claims.registry import load_all
+    from fixtures.models import resolve_model
+    from fixtures.workbench import RunSettings, Workbench
+
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "cache"))
+    bench = Workbench(RunSettings(2_048, 2_048, 64, "cpu", "float32", 0))
+
+    def make(claim_id: str, scale: str = "small", model: Path | None = None) -> ClaimContext:
+        folder = str(model or tiny_dirs["random0"])
+        ref = dataclasses.replace(resolve_model(folder), scale=scale)
+        axis = Axis.GT3 if claim_id[0] in "AE" else Axis.GT1
+        return ClaimContext(load_all()[claim_id], axis, folder, ref, None, str(text_dir), bench)
+
+    return make
+
+
+@pytest.fixture
+def passes_with_effect() -> Callable[..., None]:
+    """Assert that a claim's evidence PASSes with its effect against the control cleared, as the runner accepts it."""
+
+    def check(ctx, evidence) -> None:  # type: ignore[no-untyped-def]
+        from claims.runner import _check_numbers
+
+        assert evidence.verdict is Verdict.PASS, evidence.reason
+        assert evidence.effect is not None
+        assert evidence.effect.cleared
+        assert evidence.parts[-1].name == f"95 % low of {evidence.effect.name}"
+        assert len(evidence.parts) >= 2  # the point clauses are reported too
+        _check_numbers(ctx.claim, evidence)  # the runner accepts it
+
+    return check
 
 
 @pytest.fixture
