@@ -20,8 +20,7 @@ from typing import Any
 
 from claims.registry import load_all
 from claims.report.summary import build_summary, row_order
-from claims.report.text import labels_by_claim
-from claims.verdict import fmt
+from claims.report.text import key_text, labels_by_claim
 
 
 def _cell(text: str) -> str:
@@ -65,12 +64,7 @@ def render(summary: dict[str, Any]) -> str:
         lines = []
         verdicts = []
         for r in sorted(results, key=lambda r: (r["axis"], r["model"], r["dataset"])):
-            key = r["key"]
-            number = (
-                f"{key['name']} = {fmt(key['value'])}"
-                if key.get("name") and key.get("value") is not None
-                else r["reason"]
-            )
+            number = key_text(r, with_criterion=False) or r["reason"]
             label = f" ({r['generalisation'].replace('_', ' ')})" if r.get("generalisation") else ""
             lines.append(f"{r['axis']} · {r['model']} · {r['dataset']}: **{r['verdict']}**{label} {number}")
             verdicts.append(r["verdict"])

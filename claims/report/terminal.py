@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from claims.report.summary import ClaimRow, Summary, row_order
-from claims.report.text import label_counts, labels_by_claim
+from claims.report.text import key_text, label_counts, labels_by_claim
 from claims.verdict import fmt
 
 
@@ -38,12 +38,7 @@ def table_lines(rows: Sequence[ClaimRow], width: int = 160) -> list[str]:
             r["model"],
             r["dataset"],
             r["verdict"] + ("*" if r.get("role") == "negative_control" else ""),
-            (
-                f"{r['key']['name']} = {fmt(r['key']['value'])} [{r['key']['criterion']}]"
-                if r["key"].get("name")
-                else r["reason"]
-            )
-            + (f"; {parts_text(r)}" if parts_text(r) else ""),
+            (key_text(dict(r)) or r["reason"]) + (f"; {parts_text(r)}" if parts_text(r) else ""),
         )
         for r in sorted(rows, key=row_order)
     ]

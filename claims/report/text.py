@@ -42,19 +42,23 @@ def axes_present(summary: dict[str, Any]) -> list[tuple[Axis, str, str, str, lis
     return out
 
 
-def key_text(row: dict[str, Any]) -> str:
+def key_text(row: dict[str, Any], with_criterion: bool = True) -> str:
     """``name = value [criterion]`` of a row's key number (empty when the row has none).
+
+    The one home of how a key number reads: the terminal table, summary.md, report.html, figure captions and
+    docs/claims.md all call it.
 
     Args:
         row: a claim row.
+        with_criterion: append the criterion in brackets (docs/claims.md prints the criterion in its own column).
 
     Returns:
         The key number with its criterion.
     """
     key = row.get("key") or {}
-    if not key.get("name"):
+    if not key.get("name") or (not with_criterion and key.get("value") is None):
         return ""
-    criterion = key.get("criterion") or row.get("criterion", "")
+    criterion = (key.get("criterion") or row.get("criterion", "")) if with_criterion else ""
     return f"{key['name']} = {fmt(key.get('value'))}" + (f" [{criterion}]" if criterion else "")
 
 
