@@ -4,7 +4,7 @@ The paper labels a neuron by the feature that explains most of its variance, ove
 the current token: string predicates of the token (`vocab_df`: starts with a space, capitalised, is a year, ...),
 *unigram* features (the token's lower-cased, stripped string equals s) and the same features of the *previous*
 token. This module builds those labels from token ids and the tokenizer's string for every vocabulary id, as plain
-numpy, so that the claims (claims/papers/universal_neurons/families.py) and their tests share one definition.
+numpy, so that the claims (claims/papers/universal_neurons/family_*.py) and their tests share one definition.
 
 Choices, and why (each differs from or scales the authors' explain.py):
 
