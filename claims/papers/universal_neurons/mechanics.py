@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from claims.context import ClaimContext, NotApplicable
-from claims.papers.universal_neurons.signature import neuron_frame
+from claims.papers.universal_neurons.measures.signature import neuron_frame
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
 from engine.inference import pearson_beyond_shuffle, pearson_with_interval

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from claims.context import NO_CONTROL, ClaimContext
-from claims.papers.universal_neurons.measures import activation_moments, universality, weight_table
+from claims.papers.universal_neurons.measures import universality
+from claims.papers.universal_neurons.measures.signature import neuron_frame
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part, fmt
 from engine.inference import auroc, mann_whitney_greater, permutation_median_shift, two_sample_bootstrap_interval
@@ -36,13 +37,6 @@ LABELS = {
     "in_out_sim": "cos(w_in, w_out)",
     "vocab_kurt": "W_U kurtosis",
 }
-
-
-def neuron_frame(ctx: ClaimContext, ref, subset: str = "no_bos") -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Moments and weight statistics of one model's neurons, one row each (layer-major)."""
-    moments = activation_moments(ctx, ref, subset)
-    weights = weight_table(ctx, ref)
-    return pd.concat([moments, weights.drop(columns=["layer", "neuron"])], axis=1)
 
 
 def signature_shifts(

@@ -1,4 +1,4 @@
-"""U1-U4: universality across seeds (§4.1, Fig. 2, 11-13), and its transfer to new data (GT2).
+"""U1-U2: universality across seeds (§4.1, Fig. 2, 11): how many neurons are universal, and against what baseline.
 
 Universality is the paper's excess correlation ϱ = mean_m max_j corr(v_i, v_j^m) - mean_m (the same max against
 a random rotation of m's neurons), on post-activations with BOS/EOS/pad and newline positions excluded.
@@ -6,86 +6,28 @@ At the paper's scale "universal" means ϱ > 0.5. For the zoo's tiny models the p
 (a pilot on 4-layer models reached at most 0.42; docs/catalogue.md §3), with the fallback — the top 2 % by ϱ —
 when fewer than 30 neurons pass. Every verdict carries an effect against a control with a 95 % interval: the same
 pipeline on untrained seeds (U1, U3, U4, G2-overlap) or a rotated copy of the reference (U2); a family without
-untrained controls is INCONCLUSIVE where the control decides, never PASS.
+untrained controls is INCONCLUSIVE where the control decides, never PASS. U3, U4 and G2-overlap (where the
+matches lie: across comparison models, layers and datasets) are in universality_matches.py; the rule, the needs
+and the missing-control verdict both modules share are in measures/cross_seed.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from claims.context import NO_CONTROL, ClaimContext, NotApplicable
-from claims.papers.universal_neurons.measures import FALLBACK, Universality, universality
-from claims.registry import Criterion, Needs, claim
-from claims.verdict import Axis, Effect, Evidence, Part, fmt
-from engine.inference import (
-    mean_difference,
-    mean_interval,
-    proportion_difference,
-    spearman,
-    wilson_interval,
+from claims.context import ClaimContext
+from claims.papers.universal_neurons.measures import universality
+from claims.papers.universal_neurons.measures.cross_seed import (
+    CROSS_SEED,
+    FAMILY_AXES,
+    MIN_TOKENS,
+    excess_histogram,
+    missing_control,
+    universal_threshold,
 )
-from engine.universality import universal_mask
-from fixtures.activations import MLP_POST_STREAM
-
-FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
-CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_STREAM}), untrained_control=True)
-MIN_TOKENS = 16_384  # kept positions; below this correlations of sparse neurons rest on too few firings
-
-
-def _threshold(ctx: ClaimContext) -> float:
-    return ctx.threshold("universal_threshold")
-
-
-@dataclass(frozen=True)
-class _Chosen:
-    mask: np.ndarray
-    rule: str
-
-
-def _universal(excess: np.ndarray, ctx: ClaimContext) -> _Chosen:
-    """The universal set by the pre-registered rule: excess > threshold, else the top 2 % (fewer than 30 pass)."""
-    t = _threshold(ctx)
-    mask, rule = universal_mask(excess, t, ctx.threshold("fallback_top_frac"), int(ctx.threshold("fallback_min_count")))
-    return _Chosen(mask, f"excess > {t:g}" if rule == "threshold" else f"top 2 % by excess (fewer than 30 above {t:g})")
-
-
-def _excess_histogram(u: Universality, threshold: float) -> dict[str, Any]:
-    edges = np.linspace(-0.1, 1.0, 45)
-    table = u.table
-    series = {
-        "mean max corr (trained)": [
-            np.histogram(table.mean_corr[table.layer == layer], edges)[0] for layer in sorted(table.layer.unique())
-        ],
-        "Gaussian-rotation baseline": [
-            np.histogram(table.mean_baseline[table.layer == layer], edges)[0] for layer in sorted(table.layer.unique())
-        ],
-        "orthogonal baseline": [
-            np.histogram(table.mean_baseline_orth[table.layer == layer], edges)[0]
-            for layer in sorted(table.layer.unique())
-        ],
-    }
-    if u.control is not None:
-        c = u.control
-        series["untrained control (mean max corr)"] = [
-            np.histogram(c.mean_corr[c.layer == layer], edges)[0] for layer in sorted(c.layer.unique())
-        ]
-    return {
-        "layers": sorted(int(x) for x in table.layer.unique()),
-        "bin_edges": edges,
-        "series": series,
-        "threshold": None,
-    }
-
-
-def _missing_control(u: Universality, parts: list[Part]) -> str | None:
-    """INCONCLUSIVE when the control is missing and every other clause held; a failed clause is a finding anyway."""
-    if u.control is not None or not all(p.passed for p in parts):
-        return None
-    return NO_CONTROL
+from claims.registry import Criterion, claim
+from claims.verdict import Effect, Evidence, fmt
+from engine.inference import mean_interval, proportion_difference, wilson_interval
 
 
 @claim(
@@ -113,7 +55,7 @@ def _missing_control(u: Universality, parts: list[Part]) -> str | None:
 )
 def universal_fraction(ctx: ClaimContext) -> Evidence:
     u = universality(ctx)
-    t = _threshold(ctx)
+    t = universal_threshold(ctx)
     excess = u.table.excess_corr.to_numpy()
     n = len(excess)
     count = int((excess > t).sum())
@@ -177,8 +119,8 @@ def universal_fraction(ctx: ClaimContext) -> Evidence:
         n_tokens=u.n_tokens,
         parts=parts,
         effect=effect,
-        inconclusive=_missing_control(u, parts),
-        figures={"excess_histogram": _excess_histogram(u, t)},
+        inconclusive=missing_control(u, parts),
+        figures={"excess_histogram": excess_histogram(u, t)},
     )
 
 
@@ -259,328 +201,3 @@ def privileged_basis(ctx: ClaimContext) -> Evidence:
         parts=parts,
         effect=effect,
     )
-
-
-@claim(
-    "U3",
-    title="consistency across comparison models",
-    statement="""A neuron's correlation varies little across comparison models: mean(max_m - min_m) is 0.049 over
-    all neurons and 0.105 over universal ones (GPT2-medium-a).""",
-    paper_ref="§4.1 (variation across models)",
-    axes=FAMILY_AXES,
-    needs=Needs(seeds=4, products=frozenset({MLP_POST_STREAM}), untrained_control=True),
-    version=2,
-    criterion=Criterion(
-        full="mean spread (max - min over comparison models) <= {max_spread_universal} over universal neurons and "
-        "<= {max_spread_all} over all; leave-one-model-out universal sets have Jaccard >= {min_jaccard}; the "
-        "universal neurons' excess against their worst comparison model minus the untrained seeds' universal "
-        "neurons' excess (same rule) has its Welch 95 % lower bound > {min_effect}",
-        small="mean spread <= {max_spread_universal} over universal neurons; leave-one-model-out universal sets "
-        "have Jaccard >= {min_jaccard} with the full set; the universal neurons' excess against their worst "
-        "comparison model minus the untrained seeds' universal neurons' excess (same rule) has its Welch 95 % "
-        "lower bound > {min_effect}",
-        thresholds_full={
-            "max_spread_universal": 0.15,
-            "max_spread_all": 0.08,
-            "min_jaccard": 0.6,
-            "universal_threshold": 0.5,
-            "min_effect": 0.0,
-            **FALLBACK,
-        },
-        thresholds_small={
-            "max_spread_universal": 0.2,
-            "min_jaccard": 0.4,
-            "universal_threshold": 0.3,
-            "min_effect": 0.0,
-            **FALLBACK,
-        },
-    ),
-    min_tokens=MIN_TOKENS,
-    key_tolerance=0.05,
-    paper_numbers="mean spread 0.049 (all neurons), 0.105 (universal), GPT2-medium-a",
-)
-def consistency(ctx: ClaimContext) -> Evidence:
-    u = universality(ctx)
-    table = u.table
-    chosen = _universal(table.excess_corr.to_numpy(), ctx)
-    spread = (table.max_corr - table.min_corr).to_numpy()
-    spread_u = float(spread[chosen.mask].mean())
-    spread_all = float(spread.mean())
-    jaccards = {}
-    corr = np.stack([table[f"corr_{m}"].to_numpy() for m in u.comparisons])
-    base = np.stack([table[f"baseline_{m}"].to_numpy() for m in u.comparisons])
-    for k, left_out in enumerate(u.comparisons):
-        keep = [i for i in range(len(u.comparisons)) if i != k]
-        loo_excess = corr[keep].mean(0) - base[keep].mean(0)
-        loo = _universal(loo_excess, ctx)
-        jaccards[left_out] = float((loo.mask & chosen.mask).sum() / max(1, (loo.mask | chosen.mask).sum()))
-    min_j = min(jaccards.values())
-    parts = [
-        ctx.part("mean spread over universal neurons", spread_u, "<=", "max_spread_universal"),
-        ctx.part("lowest leave-one-model-out Jaccard", min_j, ">=", "min_jaccard"),
-    ]
-    if ctx.scale == "full":
-        parts.append(ctx.part("mean spread over all neurons", spread_all, "<=", "max_spread_all"))
-    worst = (corr - base).min(0)[chosen.mask]  # each universal neuron's excess against its worst comparison model
-    effect: Effect | None = None
-    control: dict[str, Any] = {}
-    if u.control is not None:
-        c = u.control
-        c_chosen = _universal(c.excess_corr.to_numpy(), ctx)
-        c_excess = c.excess_corr.to_numpy()[c_chosen.mask]
-        diff, low, high = mean_difference(worst, c_excess)
-        effect = Effect(
-            name="excess of universal neurons (worst comparison model): trained - untrained",
-            measured=float(worst.mean()),
-            control=float(c_excess.mean()),
-            value=diff,
-            low=low,
-            high=high,
-            threshold=ctx.threshold("min_effect"),
-            control_name="untrained seeds' universal neurons (same rule)",
-            method="Welch t over neurons",
-        )
-        control = {
-            "untrained_mean_spread_all": float((c.max_corr - c.min_corr).mean()),
-            "untrained_universal_rule": c_chosen.rule,
-            "untrained_n_universal": int(c_chosen.mask.sum()),
-            "untrained_universal_mean_excess": float(c_excess.mean()),
-        }
-    effect_text = (
-        f"; worst-comparison excess of universal neurons {fmt(float(worst.mean()))} vs untrained universal "
-        f"{fmt(effect.control)} (difference 95 % CI {fmt(effect.low)}-{fmt(effect.high)})"
-        if effect
-        else ""
-    )
-    return ctx.evidence(
-        key=("mean spread (universal)", spread_u),
-        reason=f"spread {spread_u:.3f} over {int(chosen.mask.sum())} universal neurons ({chosen.rule}), {spread_all:.3f} over all; "
-        f"leave-one-out Jaccard min {min_j:.2f}{effect_text}",
-        measured={
-            "mean_spread_universal": spread_u,
-            "mean_spread_all": spread_all,
-            "universal_rule": chosen.rule,
-            "n_universal": int(chosen.mask.sum()),
-            "leave_one_out_jaccard": jaccards,
-            "universal_worst_comparison_excess": float(worst.mean()),
-        },
-        control=control,
-        n_tokens=u.n_tokens,
-        parts=parts,
-        effect=effect,
-        inconclusive=_missing_control(u, parts),
-    )
-
-
-@claim(
-    "U4",
-    title="depth specialisation of best matches",
-    statement="""A neuron's most correlated neuron in another seed lies in the same relative layer: the
-    layer-to-layer matrix of best matches has a dominant diagonal (Fig. 2c, 12c, 13c).""",
-    paper_ref="§4.1, Fig. 2c, 12c, 13c",
-    axes=FAMILY_AXES,
-    needs=CROSS_SEED,
-    version=2,
-    criterion=Criterion(
-        full=">= {row_share} of layers have their row argmax within +-1 layer; mean diagonal mass >= "
-        "max(3/L, {min_diagonal}); Spearman(layer, argmax layer) >= {min_spearman}; the per-neuron share of best "
-        "matches in the same layer, trained - untrained seeds, has its Welch 95 % lower bound > {min_effect}",
-        small="every layer has P[l,l] >= 1/L + {margin} with its 95 % Wilson lower bound above 1/L; the per-neuron "
-        "share of best matches in the same layer, trained - untrained seeds, has its Welch 95 % lower bound > "
-        "{min_effect}",
-        thresholds_full={"row_share": 0.9, "min_diagonal": 0.15, "min_spearman": 0.9, "min_effect": 0.0},
-        thresholds_small={"margin": 0.15, "min_effect": 0.0},
-    ),
-    min_tokens=MIN_TOKENS,
-    key_tolerance=0.05,
-    paper_numbers="≈20-50 % of a layer's best matches on the diagonal (Fig. 2c, read off the figure)",
-)
-def depth_specialisation(ctx: ClaimContext) -> Evidence:
-    from engine.universality import depth_specialisation as depth_matrix
-
-    u = universality(ctx)
-    depth = u.depth
-    n_layers = depth.shape[0]
-    per_layer_n = int((u.table.layer == 0).sum()) * len(u.comparisons)
-    diag = np.diag(depth)
-    lows = [wilson_interval(round(d * per_layer_n), per_layer_n)[0] for d in diag]
-    chance = 1 / n_layers
-    if ctx.scale == "full":
-        argmax = depth.argmax(1)
-        near = float(np.mean(np.abs(argmax - np.arange(n_layers)) <= 1))
-        rho = spearman(np.arange(n_layers), argmax)
-        parts = [
-            ctx.part("share of layers whose best-match argmax is within +-1 layer", near, ">=", "row_share"),
-            ctx.part("mean diagonal mass", float(diag.mean()), ">=", max(3 / n_layers, ctx.threshold("min_diagonal"))),
-            ctx.part("Spearman(layer, argmax layer)", rho, ">=", "min_spearman"),
-        ]
-    else:
-        parts = [
-            ctx.part(f"P[{layer},{layer}]", float(d), ">=", chance + ctx.threshold("margin"))
-            for layer, d in enumerate(diag)
-        ]
-        parts.append(ctx.part("lowest 95 % Wilson low of P[l,l]", min(lows), ">", chance))
-    same = _same_layer_share(u.table, n_layers)
-    effect: Effect | None = None
-    control: dict[str, Any] = {}
-    if u.control is not None:
-        labels = [c for c in u.control.columns if c.startswith("best_layer_")]
-        control_depth = depth_matrix([u.control[c].to_numpy() for c in labels], n_layers, n_layers)
-        control_same = _same_layer_share(u.control, n_layers)
-        diff, low, high = mean_difference(same, control_same)
-        effect = Effect(
-            name="share of best matches in the same layer: trained - untrained",
-            measured=float(same.mean()),
-            control=float(control_same.mean()),
-            value=diff,
-            low=low,
-            high=high,
-            threshold=ctx.threshold("min_effect"),
-            control_name="untrained seeds (same pipeline)",
-            method="Welch t over neurons",
-        )
-        control = {"untrained_diagonal": np.diag(control_depth), "untrained_matrix": control_depth, "chance": chance}
-    held = [p.name for p in parts if p.passed]
-    return ctx.evidence(
-        key=("min diagonal share", float(diag.min())),
-        reason=f"diagonal shares {', '.join(fmt(float(d)) for d in diag)} (chance {chance:.2f}); lowest 95 % bound "
-        f"{min(lows):.3f}; {len(held)} of {len(parts)} clauses held"
-        + (
-            f"; same-layer share {fmt(effect.measured)} vs untrained {fmt(effect.control)} "
-            f"(difference 95 % CI {fmt(effect.low)}-{fmt(effect.high)})"
-            if effect
-            else ""
-        ),
-        measured={"diagonal": diag, "wilson_low": lows, "matrix": depth, "same_layer_share": float(same.mean())},
-        control=control,
-        n_tokens=u.n_tokens,
-        parts=parts,
-        effect=effect,
-        inconclusive=_missing_control(u, parts),
-        figures={
-            "depth_heatmap": {
-                "matrix": depth,
-                "row_label": "layer of neuron (reference seed)",
-                "col_label": "layer of best match (other seeds)",
-            }
-        },
-    )
-
-
-def _same_layer_share(table: pd.DataFrame, n_layers: int) -> np.ndarray:
-    """Per neuron, the share of comparison models whose best match lies in the neuron's own layer."""
-    labels = [c for c in table.columns if c.startswith("best_layer_")]
-    layer = table.layer.to_numpy()
-    return np.mean([table[c].to_numpy() == layer for c in labels], axis=0)
-
-
-@claim(
-    "G2-overlap",
-    title="the universal set found on prose is found again on new data",
-    statement="""(GT2 check of §4.1) Universality is a property of the neuron, not of the text: the neurons that are
-    universal on the original data are universal on new data too.""",
-    paper_ref="§4.1; docs/catalogue.md §5 (what a correct GT2 needs)",
-    axes=[Axis.GT2],
-    needs=CROSS_SEED,
-    version=2,
-    criterion=Criterion(
-        full="Jaccard(universal on original data, universal on new data) >= {min_jaccard}; the mean excess on the "
-        "new data of the neurons universal on the original data, trained - untrained seeds (same rule), has its "
-        "Welch 95 % lower bound > {min_effect}",
-        small="overlap of the universal sets >= {min_lift} x chance (hypergeometric expectation) and Spearman of "
-        "per-neuron excess between the two datasets >= {min_spearman}; the mean excess on the new data of the "
-        "neurons universal on the original data, trained - untrained seeds (same rule), has its Welch 95 % lower "
-        "bound > {min_effect}",
-        thresholds_full={"min_jaccard": 0.5, "universal_threshold": 0.5, "min_effect": 0.0, **FALLBACK},
-        thresholds_small={
-            "min_lift": 5.0,
-            "min_spearman": 0.4,
-            "universal_threshold": 0.3,
-            "min_effect": 0.0,
-            **FALLBACK,
-        },
-    ),
-    min_tokens=MIN_TOKENS,
-    key_tolerance=0.5,
-)
-def universal_set_transfers(ctx: ClaimContext) -> Evidence:
-    from claims.profiles import ORIGINAL_DATASETS
-
-    original = "sotu" if ctx.scale == "small" else next(iter(sorted(ORIGINAL_DATASETS)))
-    if ctx.dataset == original:
-        raise NotApplicable(f"precondition: a dataset other than the original one ({original}); this row's is it")
-    new = universality(ctx)
-    old = universality(ctx, original)
-    a = _universal(old.table.excess_corr.to_numpy(), ctx)
-    b = _universal(new.table.excess_corr.to_numpy(), ctx)
-    n = len(a.mask)
-    both = int((a.mask & b.mask).sum())
-    chance = a.mask.sum() * b.mask.sum() / n
-    lift = both / max(chance, 1e-9)
-    jaccard = both / max(1, int((a.mask | b.mask).sum()))
-    rho = spearman(old.table.excess_corr.to_numpy(), new.table.excess_corr.to_numpy())
-    if ctx.scale == "full":
-        parts = [ctx.part("Jaccard of the universal sets", jaccard, ">=", "min_jaccard")]
-    else:
-        parts = [
-            ctx.part("overlap / chance", lift, ">=", "min_lift"),
-            ctx.part("Spearman of per-neuron excess", rho, ">=", "min_spearman"),
-        ]
-    effect: Effect | None = None
-    control: dict[str, Any] = {"chance_overlap": chance}
-    carried = new.table.excess_corr.to_numpy()[a.mask]  # excess on the new data of the original universal set
-    if old.control is not None and new.control is not None:
-        c_mask = _universal(old.control.excess_corr.to_numpy(), ctx).mask
-        c_carried = new.control.excess_corr.to_numpy()[c_mask]
-        diff, low, high = mean_difference(carried, c_carried)
-        effect = Effect(
-            name=f"excess on {ctx.dataset} of the neurons universal on {original}: trained - untrained",
-            measured=float(np.nanmean(carried)),
-            control=float(np.nanmean(c_carried)),
-            value=diff,
-            low=low,
-            high=high,
-            threshold=ctx.threshold("min_effect"),
-            control_name="untrained seeds (same pipeline and rule on both datasets)",
-            method="Welch t over neurons",
-        )
-        control["untrained_spearman_excess"] = spearman(
-            old.control.excess_corr.to_numpy(), new.control.excess_corr.to_numpy()
-        )
-        control["untrained_overlap_lift"] = _lift(c_mask, _universal(new.control.excess_corr.to_numpy(), ctx).mask)
-    missing = None
-    if effect is None and all(p.passed for p in parts):
-        missing = NO_CONTROL
-    return ctx.evidence(
-        key=("overlap / chance" if ctx.scale == "small" else "Jaccard", lift if ctx.scale == "small" else jaccard),
-        reason=f"{both} neurons universal on both ({a.rule} on {original}: {int(a.mask.sum())}; on {ctx.dataset}: {int(b.mask.sum())}); "
-        f"chance {chance:.1f}, lift {lift:.1f}, Jaccard {jaccard:.2f}, Spearman of excess {rho:.2f}"
-        + (
-            f"; their excess on {ctx.dataset} {effect.measured:.3f} vs the untrained seeds' {effect.control:.3f} "
-            f"(difference 95 % CI {fmt(effect.low)} to {fmt(effect.high)})"
-            if effect
-            else ""
-        ),
-        measured={
-            "overlap": both,
-            "jaccard": jaccard,
-            "lift": lift,
-            "spearman_excess": rho,
-            "universal_set_excess_on_new_data": float(np.nanmean(carried)),
-            "n_universal_original": int(a.mask.sum()),
-            "n_universal_new": int(b.mask.sum()),
-            "rule_original": a.rule,
-            "rule_new": b.rule,
-        },
-        control=control,
-        n_tokens=min(new.n_tokens, old.n_tokens),
-        parts=parts,
-        effect=effect,
-        inconclusive=missing,
-    )
-
-
-def _lift(a: np.ndarray, b: np.ndarray) -> float:
-    """|a & b| over its hypergeometric expectation |a| |b| / n."""
-    chance = a.sum() * b.sum() / len(a)
-    return float((a & b).sum() / chance) if chance else float("nan")

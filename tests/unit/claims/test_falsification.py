@@ -87,7 +87,7 @@ def test_untrained_weights_show_no_frequency_cosine_relation(run_claim, tiny_dir
 def test_unrelated_universal_sets_on_two_datasets_fail_the_transfer_check(
     run_claim, declare, tiny_dirs, monkeypatch
 ) -> None:
-    from claims.papers.universal_neurons import universality
+    from claims.papers.universal_neurons import universality_matches
 
     rng = np.random.default_rng(1)
     tables = {}
@@ -99,7 +99,7 @@ def test_unrelated_universal_sets_on_two_datasets_fail_the_transfer_check(
             tables[key] = _universality(excess, excess)
         return tables[key]
 
-    monkeypatch.setattr(universality, "universality", crafted)
+    monkeypatch.setattr(universality_matches, "universality", crafted)
     family = declare("copies", tiny_dirs["random0"], tiny_dirs["permuted0"])
     evidence = run_claim("G2-overlap", family, axis=Axis.GT2, dataset="news")
     assert evidence.verdict is Verdict.FAIL

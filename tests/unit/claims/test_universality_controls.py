@@ -91,6 +91,16 @@ def family(declare, tiny_dirs) -> str:  # type: ignore[no-untyped-def]
     return declare("crafted", tiny_dirs["random0"], tiny_dirs["random1"], tiny_dirs["random2"], tiny_dirs["permuted0"])
 
 
+# the claim module that reads the universality of each claim below
+MODULE = {
+    "U1": "universality",
+    "U2": "universality",
+    "U3": "universality_matches",
+    "U4": "universality_matches",
+    "G3-baseline": "heads",
+}
+
+
 def _use(monkeypatch: pytest.MonkeyPatch, module: str, u: Universality) -> None:
     from importlib import import_module
 
@@ -103,7 +113,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, module: str, u: Universality) -> None:
 def test_a_trained_family_that_beats_its_untrained_seeds_passes_with_an_effect(
     claim_id, run_claim, family, monkeypatch
 ) -> None:
-    _use(monkeypatch, "universality", _universality(TRAINED, UNTRAINED_CONTROL))
+    _use(monkeypatch, MODULE[claim_id], _universality(TRAINED, UNTRAINED_CONTROL))
     evidence = run_claim(claim_id, family)
     assert evidence.verdict is Verdict.PASS, evidence.reason
     assert evidence.effect is not None
@@ -114,7 +124,7 @@ def test_a_trained_family_that_beats_its_untrained_seeds_passes_with_an_effect(
 @pytest.mark.parametrize("claim_id", ["U1", "U2", "U3", "U4", "G3-baseline"])
 def test_a_family_that_looks_like_its_untrained_seeds_does_not_pass(claim_id, run_claim, family, monkeypatch) -> None:
     u = _universality(UNTRAINED_LIKE, UNTRAINED_CONTROL)
-    _use(monkeypatch, "heads" if claim_id.startswith("G3") else "universality", u)
+    _use(monkeypatch, MODULE[claim_id], u)
     evidence = run_claim(claim_id, family, axis=Axis.GT3 if claim_id.startswith("G3") else Axis.GT1)
     assert evidence.verdict is Verdict.FAIL, evidence.reason
 
@@ -122,7 +132,7 @@ def test_a_family_that_looks_like_its_untrained_seeds_does_not_pass(claim_id, ru
 def test_u3_consistent_universal_set_no_higher_than_untrained_fails_on_the_effect_alone(
     run_claim, family, monkeypatch
 ) -> None:
-    _use(monkeypatch, "universality", _universality(UNTRAINED_LIKE, UNTRAINED_CONTROL))
+    _use(monkeypatch, "universality_matches", _universality(UNTRAINED_LIKE, UNTRAINED_CONTROL))
     evidence = run_claim("U3", family)
     assert evidence.verdict is Verdict.FAIL
     assert [p.passed for p in evidence.parts] == [True, True, False]  # spread and Jaccard held; the control did not
@@ -152,7 +162,7 @@ def test_u2_rotated_copy_as_universal_as_the_reference_fails(run_claim, family, 
 
 
 def test_u4_reports_every_layer_as_a_part(run_claim, family, monkeypatch) -> None:
-    _use(monkeypatch, "universality", _universality(TRAINED, UNTRAINED_CONTROL))
+    _use(monkeypatch, "universality_matches", _universality(TRAINED, UNTRAINED_CONTROL))
     names = [p.name for p in run_claim("U4", family).parts]
     assert names[:N_LAYERS] == [f"P[{k},{k}]" for k in range(N_LAYERS)]
 
@@ -171,7 +181,7 @@ def test_g2_overlap_passes_only_above_the_untrained_transfer(run_claim, family, 
         key = dataset or ctx.dataset
         return _universality(tables[key], controls[key])
 
-    monkeypatch.setattr("claims.papers.universal_neurons.universality.universality", crafted)
+    monkeypatch.setattr("claims.papers.universal_neurons.universality_matches.universality", crafted)
     evidence = run_claim("G2-overlap", family, axis=Axis.GT2, dataset="news")
     assert evidence.verdict is Verdict.PASS, evidence.reason
     assert evidence.effect is not None
@@ -291,7 +301,7 @@ def test_full_scale_criteria_report_every_clause_and_the_effect(claim_id, monkey
     from claims.registry import load_all
 
     u = _universality(TRAINED, UNTRAINED_CONTROL)
-    for module in ("universality", "heads"):
+    for module in ("universality", "universality_matches", "heads"):
         _use(monkeypatch, module, u)
     evidence = load_all()[claim_id].check(_full_scale_context(claim_id))
     assert evidence.scale == "full"
