@@ -24,9 +24,7 @@ from claims.papers.universal_neurons.measures import FALLBACK
 from claims.papers.universal_neurons.measures.families import (
     CROSS_SEED,
     FAMILY_AXES,
-    GATED_MODEL_TYPES,
     MIN_TOKENS,
-    ROTARY_MODEL_TYPES,
     distinct_subjects,
     effect_text,
     neuron_name,
@@ -41,6 +39,7 @@ from claims.verdict import part as make_part
 from engine import features as F
 from engine.family_stats import per_layer
 from fixtures.activations import MLP_POST_RAW
+from fixtures.architectures import architecture
 from fixtures.models import ModelRef
 
 N_PERM = 199  # F4: position shuffles (p >= 1/200, so p < 0.01 is reachable)
@@ -142,11 +141,7 @@ def negative_control(effect: Effect, margin: float, min_effect: float) -> tuple[
 
 def positional_embedding(ref: ModelRef) -> str:
     """How the model encodes position, from its config: "learned absolute" or "rotary"."""
-    config = ref.config()
-    kind = str(config.get("model_type", ""))
-    if kind in ROTARY_MODEL_TYPES or "rotary_pct" in config or "rope_theta" in config:
-        return "rotary"
-    return "learned absolute"
+    return architecture(ref.config()).position
 
 
 F4_EFFECT = (
@@ -199,7 +194,7 @@ F4_EFFECT = (
 def position_neurons(ctx: ClaimContext) -> Evidence:
     """F4: position MI of universal neurons against a position-shuffled null, and against the untrained control."""
     config = ctx.model.config()
-    if str(config.get("model_type", "")) in GATED_MODEL_TYPES:
+    if architecture(config).gated:
         raise NotApplicable(
             "precondition: F4 fires on pre-activation > 0, which a GELU MLP's post-activation shows; a gated MLP's "
             "post-activation does not show its sign"

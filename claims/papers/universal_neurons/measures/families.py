@@ -44,8 +44,6 @@ FAMILY_AXES = (Axis.ORIGINAL, Axis.GT1, Axis.GT2)
 CROSS_SEED = Needs(seeds=2, products=frozenset({MLP_POST_RAW}), untrained_control=True)
 MIN_TOKENS = 16_384  # kept positions, as for U1-U4
 N_BOOT = 1000  # bootstrap resamples of the effects' intervals (F6 speeches, F7 neurons)
-GATED_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2", "phi3"}
-ROTARY_MODEL_TYPES = {"gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "olmo2"}
 
 
 CONTROL_NAME = "untrained control (same universality rule, pipeline and number of comparison seeds)"
