@@ -72,7 +72,8 @@ def measure() -> list[dict]:
     from transformers import AutoModelForCausalLM
 
     from engine.correlation import CrossCorrelation, gaussian_unit_rows
-    from zoo.train import build_model, eval_contexts, load_tokenizer
+    from zoo.build import build_model, load_tokenizer
+    from zoo.train import eval_contexts
 
     rows = []
     for name, spec in CONFIGS.items():

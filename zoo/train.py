@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.build import build_model, load_tokenizer, write_card
 from zoo.families import FAMILIES, TOKENIZER_DIR, FamilySpec
 
 EOT = "<|endoftext|>"
@@ -64,14 +65,6 @@ def train_tokenizer(vocab_size: int = 4096, out_dir: Path = TOKENIZER_DIR) -> No
 
 
 @functools.cache
-def load_tokenizer(tokenizer_dir: Path = TOKENIZER_DIR):  # type: ignore[no-untyped-def]
-    """The zoo tokenizer (shared by every family)."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tokenizer_dir)
-
-
-@functools.cache
 def token_stream(corpus: str, tokenizer_dir: Path = TOKENIZER_DIR) -> np.ndarray:
     """All documents of a corpus tokenised and joined with `<|endoftext|>` separators (uint16)."""
     from fixtures.corpora import load_corpus
@@ -96,55 +89,6 @@ def eval_contexts(n_ctx: int, tokenizer_dir: Path = TOKENIZER_DIR, n_tokens: int
 
 
 # --- models ----------------------------------------------------------------------------------------------------
-
-
-def build_model(spec: FamilySpec, seed: int) -> Any:
-    """A freshly initialised model of the family's architecture (deterministic given `seed`)."""
-    from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
-
-    torch.manual_seed(seed)
-    config: Any
-    if spec.arch == "gpt2":
-        config = GPT2Config(
-            vocab_size=spec.vocab_size,
-            n_positions=spec.n_ctx,
-            n_embd=spec.d_model,
-            n_layer=spec.n_layer,
-            n_head=spec.n_head,
-            n_inner=spec.d_mlp,
-            activation_function="gelu_new",
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,
-            bos_token_id=0,
-            eos_token_id=0,
-            pad_token_id=0,
-            tie_word_embeddings=spec.tie_embeddings,
-        )
-        model: Any = GPT2LMHeadModel(config)
-    elif spec.arch == "neox":
-        config = GPTNeoXConfig(  # type: ignore[call-arg]  # rotary_pct is a config kwarg mypy cannot see
-            vocab_size=spec.vocab_size,
-            hidden_size=spec.d_model,
-            num_hidden_layers=spec.n_layer,
-            num_attention_heads=spec.n_head,
-            intermediate_size=spec.d_mlp,
-            max_position_embeddings=spec.n_ctx,
-            hidden_act="gelu",
-            rotary_pct=float(spec.extra.get("rotary_pct", 0.25)),  # type: ignore[arg-type]
-            use_parallel_residual=bool(spec.extra.get("use_parallel_residual", True)),
-            attention_dropout=0.0,
-            hidden_dropout=0.0,
-            bos_token_id=0,
-            eos_token_id=0,
-            pad_token_id=0,
-            tie_word_embeddings=spec.tie_embeddings,
-        )
-        model = GPTNeoXForCausalLM(config)
-    else:
-        raise ValueError(f"unknown arch {spec.arch!r}")
-    model.config._attn_implementation = "eager"  # type: ignore[union-attr]
-    return model
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, object]]:
@@ -254,7 +198,7 @@ def train_member(
             final_train_loss=log[-1]["loss"],
             train_log=log,
         )
-        _write_card(tmp, card)
+        write_card(tmp, card)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)  # the member is complete; its checkpoint would only be resumed past the end
     return card
@@ -323,27 +267,8 @@ def save_member(spec: FamilySpec, member: str, model: Any, out_dir: Path, traine
         "torch": torch.__version__,
         "git_commit": _git_commit(),
     }
-    _write_card(out_dir, card)
+    write_card(out_dir, card)
     return card
-
-
-def save_untrained(spec: FamilySpec, member: str, out_dir: Path) -> None:
-    """Save a member's initialisation (the untrained control): deterministic from the family's init seed."""
-    model = build_model(spec, spec.init_seed(member))
-    model.half().save_pretrained(out_dir)
-    load_tokenizer(spec.tokenizer_dir).save_pretrained(out_dir)
-    card = {
-        "family": spec.name,
-        "member": member,
-        "trained": False,
-        "init_seed": spec.init_seed(member),
-        "torch": torch.__version__,
-    }
-    _write_card(out_dir, card)
-
-
-def _write_card(out_dir: Path, card: dict) -> None:
-    (out_dir / "card.json").write_text(json.dumps(card, indent=1) + "\n")
 
 
 def _git_commit() -> str:

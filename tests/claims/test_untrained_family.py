@@ -21,8 +21,8 @@ SEEDS = (90_000, 90_001, 90_002, 90_003, 90_004)
 
 @pytest.fixture(scope="module")
 def untrained_family(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    from zoo.build import build_model, load_tokenizer
     from zoo.families import FAMILIES
-    from zoo.train import build_model, load_tokenizer
 
     spec = FAMILIES["zoo-gpt2-s"]
     root = tmp_path_factory.mktemp("untrained")

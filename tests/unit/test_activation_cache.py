@@ -35,7 +35,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from zoo.train import load_tokenizer
+    from zoo.build import load_tokenizer
 
     folder = tmp_path_factory.mktemp("tiny-gpt2")
     torch.manual_seed(0)

@@ -33,7 +33,7 @@ FIXTURE_TEXT = "The committee met on Tuesday.\nIt agreed to meet again in May, a
 
 @pytest.fixture(scope="module")
 def zoo_tokenizer() -> Any:
-    from zoo.train import load_tokenizer
+    from zoo.build import load_tokenizer
 
     return load_tokenizer()
 

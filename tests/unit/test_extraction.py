@@ -24,7 +24,7 @@ def _build(kind: str, folder: Path) -> Path:
         LlamaForCausalLM,
     )
 
-    from zoo.train import load_tokenizer
+    from zoo.build import load_tokenizer
 
     torch.manual_seed(0)
     common = {"vocab_size": 4096, "bos_token_id": 0, "eos_token_id": 0}

@@ -51,3 +51,19 @@ def test_the_pytest_fixtures_of_a_claims_run_live_in_fixtures() -> None:
 
     assert not fixtures_in("claims"), "pytest fixtures belong in fixtures/ (the sources stage)"
     assert {"workbench", "claim_result", "claim_gate"} <= {f.split("::")[1] for f in fixtures_in("fixtures")}
+
+
+def test_the_zoo_modules_that_fixtures_use_do_not_import_fixtures_back() -> None:
+    # fixtures/ builds zoo members' untrained copies (zoo/build.py) from their declarations (zoo/families.py);
+    # training and cards import fixtures/, so they must not be what fixtures/ imports: that would be a loop
+    used = {
+        node.module
+        for path in sorted((ROOT / "fixtures").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("zoo.")
+    }
+    assert used <= {"zoo.families", "zoo.build"}, used
+    back = {
+        m: names for m, names in _project_imports("zoo").items() if m in {f"{u.replace('.', '/')}.py" for u in used}
+    }
+    assert all(not (names & {"fixtures", "claims"}) for names in back.values()), back

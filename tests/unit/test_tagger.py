@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fixtures import tagger
-from zoo.train import load_tokenizer
+from zoo.build import load_tokenizer
 
 
 @pytest.fixture(scope="module")

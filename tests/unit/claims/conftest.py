@@ -109,7 +109,7 @@ def text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _save(model, folder: Path) -> Path:  # type: ignore[no-untyped-def]
-    from zoo.train import load_tokenizer
+    from zoo.build import load_tokenizer
 
     model.save_pretrained(folder)
     load_tokenizer().save_pretrained(folder)

@@ -61,7 +61,7 @@ def antipodal_dir(tiny_dirs, tmp_path: Path) -> Path:
     """random0 with 10 exactly antipodal pairs among the first 20 neurons of layer 1."""
     from transformers import GPT2LMHeadModel
 
-    from zoo.train import load_tokenizer
+    from zoo.build import load_tokenizer
 
     model = GPT2LMHeadModel.from_pretrained(tiny_dirs["random0"])
     block: Any = model.transformer.h[1]

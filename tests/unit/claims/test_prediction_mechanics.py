@@ -19,7 +19,7 @@ PRECONDITION = "precondition: prediction neurons by P1's rule"
 
 
 def _save(model, folder: Path) -> Path:  # type: ignore[no-untyped-def]
-    from zoo.train import load_tokenizer
+    from zoo.build import load_tokenizer
 
     model.save_pretrained(folder)
     load_tokenizer().save_pretrained(folder)
