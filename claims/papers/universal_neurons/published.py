@@ -174,7 +174,10 @@ ROTARY = "pythia-160m"  # rotary position embeddings: the paper finds no sub-Gau
 )
 def position_candidates_published(ctx: ClaimContext) -> Evidence:
     max_kurt = ctx.threshold("max_kurt")
-    shares, effects, counts = {}, {}, {}
+    shares: dict[str, float] = {}  # candidates in layers 0-2, per GPT-2 model
+    priors: dict[str, float] = {}  # all universal neurons in layers 0-2 (the control)
+    intervals: dict[str, tuple[float, float, float]] = {}  # shares - priors with its Newcombe interval
+    counts: dict[str, int] = {}
     for model in tables.MODELS:
         frame = tables.universal(model)
         candidate = frame["kurt"] < max_kurt  # frame.kurt is the DataFrame method
@@ -184,15 +187,10 @@ def position_candidates_published(ctx: ClaimContext) -> Evidence:
             continue
         k, n = int((candidate & early).sum()), counts[model]
         shares[model] = k / n if n else float("nan")
-        effects[model] = (
-            k,
-            n,
-            int(early.sum()),
-            len(frame),
-            *proportion_difference(k, n, int(early.sum()), len(frame)),
-        )
-    weaker = min(effects, key=lambda m: effects[m][5])
-    k, n, k_all, n_all, diff, low, high = effects[weaker]
+        priors[model] = int(early.sum()) / len(frame)
+        intervals[model] = proportion_difference(k, n, int(early.sum()), len(frame))
+    weaker = min(intervals, key=lambda m: intervals[m][1])  # the lower 95 % end
+    diff, low, high = intervals[weaker]
     parts = [ctx.part(f"{m}: share of candidates in layers 0-2", s, ">=", "min_share") for m, s in shares.items()]
     parts.append(
         ctx.part(f"{ROTARY}: universal neurons with kurtosis < {max_kurt:g}", counts[ROTARY], "<=", "max_rotary")
@@ -201,8 +199,8 @@ def position_candidates_published(ctx: ClaimContext) -> Evidence:
         parts=parts,
         effect=Effect(
             f"share in layers 0-2, candidates - all universal neurons ({weaker})",
-            k / n,
-            k_all / n_all,
+            shares[weaker],
+            priors[weaker],
             diff,
             low,
             high,
@@ -215,5 +213,5 @@ def position_candidates_published(ctx: ClaimContext) -> Evidence:
         + ", ".join(f"{m} {fmt(shares[m])} of {counts[m]}" for m in shares)
         + f"; {ROTARY} has {counts[ROTARY]}",
         measured={"n_candidates": counts, "share_in_layers_0_2": shares},
-        control={m: {"share_of_all_universal_in_layers_0_2": e[2] / e[3]} for m, e in effects.items()},
+        control={m: {"share_of_all_universal_in_layers_0_2": p} for m, p in priors.items()},
     )
