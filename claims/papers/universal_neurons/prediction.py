@@ -295,6 +295,7 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
     model = ctx.workbench.model(ctx.model)
     w_u = model.bridge.W_U.detach().float()
     w_u = w_u / w_u.norm(dim=0, keepdim=True).clamp_min(1e-12)
+    w_outs = model.bridge.W_out.detach().float()  # once: the bridge stacks every layer's weights on each access
     neurons = [(int(r.layer), int(r.neuron)) for r in chosen.itertuples()]
     acts, tokens = neuron_activations(ctx, ctx.model, neurons)
     next_tokens = np.concatenate([tokens[:, 1:], np.full((tokens.shape[0], 1), -1)], axis=1).reshape(-1)
@@ -302,7 +303,7 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
     rng = np.random.default_rng(ctx.workbench.settings.seed)
     aurocs, nulls, sizes = [], [], []
     for k, row in enumerate(chosen.itertuples()):
-        w_out = model.bridge.W_out[int(row.layer), int(row.neuron)].detach().float() * float(row.activation_sign)
+        w_out = w_outs[int(row.layer), int(row.neuron)] * float(row.activation_sign)
         cos = (w_out / w_out.norm()) @ w_u
         z = ((cos - cos.mean()) / cos.std()).numpy()
         suppressed = np.flatnonzero(z <= SUPPRESSED_Z)
