@@ -76,6 +76,7 @@ class ClaimsSession(SessionSetup):
         self.collected_claims = False
         self.render_error: str | None = None
         self.plan: dict[tuple[str, str], frozenset[str]] = {}
+        self.runs_models = True  # a selected claim reads a model, not only published tables (set after collection)
         self.expected: dict[str, dict[str, Any]] | None = None
         self.selected: int | None = None  # claim tests selected for this run (None: not known on this process)
         self.stopped: str | None = None
@@ -183,8 +184,10 @@ class ClaimsSession(SessionSetup):
         """Remember whether claims will run (only then do reports get written) and plan the forward passes."""
         selected = [c for item in session.items if (c := case_of(item)) is not None]
         from claims.plan import forward_plan
+        from claims.registry import REGISTRY
 
         self.plan = forward_plan(selected)
+        self.runs_models = any(not REGISTRY.get(c.claim_id).needs.published for c in selected)
         if self.config.getoption(PLAN_OPTION):
             self._print_plan(selected)
         self.selected = len(selected)

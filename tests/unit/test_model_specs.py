@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import model_refs, models
+from fixtures import model_loading, model_refs, models
 from fixtures.model_loading import worker_gpu_index
 from fixtures.models import (
     ModelSpecError,
@@ -120,6 +120,21 @@ def test_encoder_only_model_is_reported_not_usable(tmp_path: Path) -> None:
 )
 def test_xdist_workers_are_pinned_one_gpu_each(worker: str | None, gpus: int, index: int) -> None:
     assert worker_gpu_index(worker, gpus) == index
+
+
+@pytest.mark.parametrize(("version", "cpu_only"), [("2.13.0+cpu", True), ("2.14.1", False), ("2.9.1+cu128", False)])
+def test_only_a_cpu_wheel_of_torch_is_known_to_have_no_gpu_without_importing_it(
+    monkeypatch: pytest.MonkeyPatch, version: str, cpu_only: bool
+) -> None:
+    from importlib import metadata
+
+    monkeypatch.setattr(metadata, "version", lambda dist: version)
+    assert model_loading.cpu_only_torch() is cpu_only
+
+
+def test_auto_device_with_a_cpu_wheel_is_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_loading, "cpu_only_torch", lambda: True)
+    assert model_loading.pick_device("auto") == "cpu"
 
 
 def test_zoo_family_member_spec_resolves_to_that_member() -> None:

@@ -116,6 +116,22 @@ def test_summary_has_one_row_per_claim_and_validates(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(["*T2*original*paper-tables*FAIL*value = 0.2*"])
 
 
+def test_a_run_of_published_table_claims_never_imports_torch(pytester: pytest.Pytester) -> None:
+    from fixtures.model_loading import cpu_only_torch
+
+    if not cpu_only_torch():
+        pytest.skip("this torch is a GPU build: resolving --claims-device auto must ask torch itself")
+    _suite(pytester)
+    pytester.makeconftest(
+        'import sys\npytest_plugins = ("claims.plugin",)\n\n\n'
+        "def pytest_unconfigure(config):\n"
+        '    print("TORCH IMPORTED" if "torch" in sys.modules else "NO TORCH")\n'
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*NO TORCH*"])
+
+
 def test_failed_claim_message_quotes_numbers_and_criterion(pytester: pytest.Pytester) -> None:
     _suite(pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
