@@ -155,6 +155,28 @@ class Effect:
     method: str
     scale: str = "difference"
 
+    @classmethod
+    def welch(
+        cls,
+        name: str,
+        trained: Any,
+        untrained: Any,
+        *,
+        measured: float,
+        control: float,
+        threshold: float,
+        control_name: str,
+        units: str,
+    ) -> Effect:
+        """mean(trained) - mean(untrained) over units (neurons, heads, pairs) with its Welch t interval.
+
+        `measured` and `control` are the values the row reports for each side (each claim says how it averages).
+        """
+        from engine.inference import mean_difference
+
+        value, low, high = mean_difference(trained, untrained)
+        return cls(name, measured, control, value, low, high, threshold, control_name, f"Welch t over {units}")
+
     @property
     def cleared(self) -> bool:
         """The interval's lower end is above the threshold (NaN never clears)."""

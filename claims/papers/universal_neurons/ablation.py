@@ -102,21 +102,17 @@ def path_effect(top: list[dict[str, Any]], random: list[dict[str, Any]], thresho
     The random pairs enter with |ρ| (a correlation of either sign counts against the heuristic); Welch t interval
     over pairs. Pairs whose ρ is undefined (a neuron silent at every destination) are left out.
     """
-    from engine.inference import mean_difference
-
     signed = np.array([np.sign(p["h"]) * p["rho_act"] for p in top], dtype=float)
     rand_abs = np.abs(np.array([r["rho_act"] for r in random], dtype=float))
-    diff, low, high = mean_difference(signed, rand_abs)
-    return Effect(
-        name="sign(h)·ρ(a_n, Δp_BOS): top pairs - |ρ| of random pairs",
+    return Effect.welch(
+        "sign(h)·ρ(a_n, Δp_BOS): top pairs - |ρ| of random pairs",
+        signed,
+        rand_abs,
         measured=float(np.nanmean(signed)) if np.isfinite(signed).any() else math.nan,
         control=float(np.nanmean(rand_abs)) if np.isfinite(rand_abs).any() else math.nan,
-        value=diff,
-        low=low,
-        high=high,
         threshold=threshold,
         control_name=f"{len(random)} seeded random (neuron, later head) pairs",
-        method="Welch t over pairs",
+        units="pairs",
     )
 
 

@@ -17,7 +17,7 @@ from claims.context import NO_CONTROL, ClaimContext, NotApplicable
 from claims.papers.universal_neurons.measures import universality
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
-from engine.inference import mean_difference, mean_interval, two_sample_bootstrap_interval
+from engine.inference import mean_interval, two_sample_bootstrap_interval
 from engine.universality import universal_mask
 from fixtures import hooks
 from fixtures.activations import MLP_POST_STREAM
@@ -117,22 +117,20 @@ def head_universality(ctx: ClaimContext) -> Evidence:
     parts.append(
         ctx.part(f"mean head excess - {ratio:g} x max(untrained mean, 0)", mean_t - ratio * max(mean_c, 0), ">=", 0)
     )
-    diff, d_low, d_high = mean_difference(trained, control)
-    effect = Effect(
-        name="mean head excess: trained - untrained",
+    effect = Effect.welch(
+        "mean head excess: trained - untrained",
+        trained,
+        control,
         measured=mean_t,
         control=mean_c,
-        value=diff,
-        low=d_low,
-        high=d_high,
         threshold=ctx.threshold("min_effect"),
         control_name="untrained seeds (same pipeline on their heads)",
-        method="Welch t over heads",
+        units="heads",
     )
     return ctx.evidence(
         key=("mean head excess", mean_t),
         reason=f"mean excess over {len(trained)} heads {mean_t:.3f} (95 % CI {low:.3f}-{high:.3f}) vs untrained {mean_c:.3f} "
-        f"(difference {diff:.3f}, 95 % CI {d_low:.3f}-{d_high:.3f}); best head {trained.max():.3f}",
+        f"(difference {effect.value:.3f}, 95 % CI {effect.low:.3f}-{effect.high:.3f}); best head {trained.max():.3f}",
         measured=measured,
         control={"untrained_mean_excess": mean_c, "untrained_per_head_excess": control},
         n_tokens=n_tokens,

@@ -25,7 +25,7 @@ from claims.papers.universal_neurons.measures.cross_seed import (
 )
 from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, fmt
-from engine.inference import mean_difference, spearman, wilson_interval
+from engine.inference import spearman, wilson_interval
 from engine.universality_stats import overlap_lift, same_layer_share
 from fixtures.activations import MLP_POST_STREAM
 
@@ -97,17 +97,15 @@ def consistency(ctx: ClaimContext) -> Evidence:
         c = u.control
         c_chosen = universal_set(c.excess_corr.to_numpy(), ctx)
         c_excess = c.excess_corr.to_numpy()[c_chosen.mask]
-        diff, low, high = mean_difference(worst, c_excess)
-        effect = Effect(
-            name="excess of universal neurons (worst comparison model): trained - untrained",
+        effect = Effect.welch(
+            "excess of universal neurons (worst comparison model): trained - untrained",
+            worst,
+            c_excess,
             measured=float(worst.mean()),
             control=float(c_excess.mean()),
-            value=diff,
-            low=low,
-            high=high,
             threshold=ctx.threshold("min_effect"),
             control_name="untrained seeds' universal neurons (same rule)",
-            method="Welch t over neurons",
+            units="neurons",
         )
         control = {
             "untrained_mean_spread_all": float((c.max_corr - c.min_corr).mean()),
@@ -196,17 +194,15 @@ def depth_specialisation(ctx: ClaimContext) -> Evidence:
         labels = [c for c in u.control.columns if c.startswith("best_layer_")]
         control_depth = depth_matrix([u.control[c].to_numpy() for c in labels], n_layers, n_layers)
         control_same = same_layer_share(u.control, n_layers)
-        diff, low, high = mean_difference(same, control_same)
-        effect = Effect(
-            name="share of best matches in the same layer: trained - untrained",
+        effect = Effect.welch(
+            "share of best matches in the same layer: trained - untrained",
+            same,
+            control_same,
             measured=float(same.mean()),
             control=float(control_same.mean()),
-            value=diff,
-            low=low,
-            high=high,
             threshold=ctx.threshold("min_effect"),
             control_name="untrained seeds (same pipeline)",
-            method="Welch t over neurons",
+            units="neurons",
         )
         control = {"untrained_diagonal": np.diag(control_depth), "untrained_matrix": control_depth, "chance": chance}
     held = [p.name for p in parts if p.passed]
@@ -294,17 +290,15 @@ def universal_set_transfers(ctx: ClaimContext) -> Evidence:
     if old.control is not None and new.control is not None:
         c_mask = universal_set(old.control.excess_corr.to_numpy(), ctx).mask
         c_carried = new.control.excess_corr.to_numpy()[c_mask]
-        diff, low, high = mean_difference(carried, c_carried)
-        effect = Effect(
-            name=f"excess on {ctx.dataset} of the neurons universal on {original}: trained - untrained",
+        effect = Effect.welch(
+            f"excess on {ctx.dataset} of the neurons universal on {original}: trained - untrained",
+            carried,
+            c_carried,
             measured=float(np.nanmean(carried)),
             control=float(np.nanmean(c_carried)),
-            value=diff,
-            low=low,
-            high=high,
             threshold=ctx.threshold("min_effect"),
             control_name="untrained seeds (same pipeline and rule on both datasets)",
-            method="Welch t over neurons",
+            units="neurons",
         )
         control["untrained_spearman_excess"] = spearman(
             old.control.excess_corr.to_numpy(), new.control.excess_corr.to_numpy()
