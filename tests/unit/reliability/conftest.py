@@ -1,4 +1,7 @@
-"""Shared pieces of the reliability tests: a private cache per test, one tiny GPT-2, a small text corpus."""
+"""Shared pieces of the reliability tests: a private cache per test, one tiny GPT-2, a small text corpus.
+
+Their nested pytest runs take `lean_flags` from tests/unit/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-# Options for pytest runs inside tests: no cache provider, and none of the third-party plugins this venv happens to
-# have (hypothesis alone costs a second per start-up on this machine). xdist stays.
-_DISABLED = ("cacheprovider", "hypothesispytest", "anyio", "typeguard", "jaxtyping")
-LEAN_FLAGS = tuple(arg for name in _DISABLED for arg in ("-p", f"no:{name}"))
 TEXT = "The committee met on Tuesday.\nIt agreed to meet again in May, and again in June.\n" * 40
 
 # one claim that always passes: a run that must stop at start-up shows its error before reaching it
@@ -56,11 +55,6 @@ def text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "a.txt").write_text(TEXT)
     (folder / "b.txt").write_text(TEXT.upper())
     return folder
-
-
-@pytest.fixture(scope="session")
-def lean_flags() -> tuple[str, ...]:
-    return LEAN_FLAGS
 
 
 @pytest.fixture(scope="session")
