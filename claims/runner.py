@@ -5,13 +5,15 @@ config: a cross-seed claim on a single model, a claim on an encoder-only model, 
 controls on a family without them is NOT_APPLICABLE with the precondition named; a claim that needs something
 this machine lacks is NOT_RUN with the fix. Anything else that goes wrong propagates and the plugin records the
 row as ERROR. A PASS or FAIL of a claim on models must carry its effect against a control (the control is part
-of every decision); only claims read off the paper's published tables are exempt.
+of every decision); only claims read off the paper's published tables are exempt. A check's Evidence is kept by
+the case memo (claims/case_memo.py), so a re-run with the same sources, settings and code reads it back.
 """
 
 from __future__ import annotations
 
 import math
 
+from claims.case_memo import remembered
 from claims.context import ClaimContext, NotApplicable, NotRun
 from claims.matrix import ClaimCase
 from claims.registry import Claim
@@ -56,17 +58,27 @@ def context_for(case: ClaimCase, claim: Claim, workbench: Workbench) -> ClaimCon
     )
 
 
-def run_case(case: ClaimCase, claim: Claim, workbench: Workbench) -> Evidence:
-    """Evaluate a case; NotApplicable / NotRun become rows with their reason, other exceptions propagate (-> ERROR)."""
+def run_case(case: ClaimCase, claim: Claim, workbench: Workbench, remember: bool = False) -> Evidence:
+    """Evaluate a case; NotApplicable / NotRun become rows with their reason, other exceptions propagate (-> ERROR).
+
+    `remember`: read the Evidence back from the case memo when nothing it depends on changed, and store it when it
+    is computed. The plugin's runs remember; a direct call does not, since a test that patches a measurement
+    in-process changes no input the memo can see.
+    """
     try:
         ctx = context_for(case, claim, workbench)
         if not claim.criterion.applies(ctx.scale):
             raise NotApplicable(f"precondition: {claim.id} has no criterion at the {ctx.scale} scale")
-        evidence = claim.check(ctx)
+        check = lambda: _checked(claim, claim.check(ctx))  # noqa: E731
+        return remembered(ctx, check) if remember else check()
     except NotApplicable as exc:
         return not_run(claim, str(exc), Verdict.NOT_APPLICABLE)
     except NotRun as exc:
         return not_run(claim, str(exc))
+
+
+def _checked(claim: Claim, evidence: object) -> Evidence:
+    """The check's Evidence, refused (-> ERROR) when it is not Evidence or its verdict rests on bad numbers."""
     if not isinstance(evidence, Evidence):
         raise TypeError(f"claim {claim.id} returned {type(evidence).__name__}, not Evidence")
     if evidence.verdict is Verdict.ERROR:

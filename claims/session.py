@@ -147,7 +147,7 @@ class ClaimsSession(SessionSetup):
         node.stash[started_key] = time.time()
         before = FORWARD.count
         try:
-            evidence = run_case(case, REGISTRY.get(case.claim_id), workbench)
+            evidence = run_case(case, REGISTRY.get(case.claim_id), workbench, remember=True)
         finally:
             node.stash[forward_key] = FORWARD.count - before
         if case.subject != PUBLISHED_SUBJECT:

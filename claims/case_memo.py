@@ -1,0 +1,106 @@
+"""The case memo: a re-run with the same inputs and the same code reads a claim row's Evidence back.
+
+Every measurement under a claim is already cached (activations, universality tables, probes), but a warm run still
+paid for what the checks do on top of them: bootstrap intervals, permutation nulls, reading stored activations
+back. Those are deterministic functions of the case, its sources and the code, so a second run with all of them
+unchanged recomputes nothing. The Evidence is stored through the workbench's derived results (fixtures/derived.py:
+a data-only, checksummed record under a lock), keyed by
+
+* the case (claim id and version, axis, subject, dataset, the scale whose criterion applies);
+* the run settings (`RunSettings`: token budgets, sample caps, context length, device, dtype, seed, probes);
+* the sources the row reads (`Workbench.provenance`: every model's weights identity, every token sample's digest,
+  the text's sha256 and a hub dataset's revision) and the products the run plans for those models (they decide
+  whether statistics are read from stored activations or streamed);
+* the code: the claim's check and what it reaches plus the statistics engine (as every derived result), and also
+  `fixtures.fingerprint.suite_fingerprint` (every file of the suite's packages and the paper folders' data). A
+  check reads the workbench through method calls, which no static walk follows, so the case memo is keyed by all
+  of the suite, not by a guess at what the check reaches. An edit anywhere in the suite therefore recomputes
+  every row (from the measurement caches below it, which keep their own narrower keys);
+* the versions of the numerical libraries (numpy, scipy, torch, ...): an upgrade may move an interval.
+
+Only Evidence a check returned, and that passed the runner's checks, is stored. NOT_APPLICABLE and NOT_RUN rows are
+decided again every run (they are cheap and may depend on what this machine has), and an exception is never stored.
+Claims read off the paper's published tables are not memoised: they take milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import cache
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from claims.verdict import Evidence, Role, Verdict
+from fixtures.fingerprint import suite_fingerprint
+
+if TYPE_CHECKING:
+    from claims.context import ClaimContext
+
+MEMO_VERSION = 1  # the record layout below; bump it if `_record` changes what it stores
+LIBRARIES = ("numpy", "scipy", "torch", "transformer-lens", "transformers", "pandas", "scikit-learn", "spacy")
+
+
+def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
+    """`compute()`'s Evidence for this case, read back when the case, its sources and the code are unchanged."""
+    if ctx.claim.needs.published:
+        return compute()
+    bench = ctx.workbench
+    inputs = {
+        "case": {
+            "claim": ctx.claim.id,
+            "version": ctx.claim.version,
+            "axis": str(ctx.axis),
+            "subject": ctx.subject_spec,
+            "dataset": ctx.dataset,
+            "scale": ctx.scale,
+        },
+        "settings": dataclasses.asdict(bench.settings),
+        "sources": bench.provenance(ctx.subject_spec, ctx.dataset),
+        "plan": _planned(ctx),
+        "suite": suite_fingerprint(),
+        "libraries": library_versions(),
+    }
+    record = bench.derived(
+        f"case-{ctx.claim.id}",
+        MEMO_VERSION,
+        inputs,
+        lambda: _record(compute()),
+        code=ctx.claim.check,
+        announce=False,
+    )
+    return _evidence(record)
+
+
+def _planned(ctx: ClaimContext) -> dict[str, list[str]]:
+    """The products this run plans for the row's models on its dataset (they pick the statistics' route)."""
+    refs = [*ctx.family.members, *ctx.family.controls] if ctx.family is not None else [ctx.model]
+    plan = ctx.workbench.plan
+    return {ref.name: sorted(plan.get((ref.name, ctx.dataset or ""), frozenset())) for ref in refs}
+
+
+@cache
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries the numbers come from (None: not installed)."""
+    found: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _record(evidence: Evidence) -> dict[str, Any]:
+    """Evidence as data (the record format stores no enums: the verdict and the role go by their values)."""
+    fields = {f.name: getattr(evidence, f.name) for f in dataclasses.fields(evidence)}
+    fields["verdict"] = evidence.verdict.value
+    fields["role"] = evidence.role.value
+    return fields
+
+
+def _evidence(record: dict[str, Any]) -> Evidence:
+    fields = dict(record)
+    fields["verdict"] = Verdict(fields["verdict"])
+    fields["role"] = Role(fields["role"])
+    return Evidence(**fields)
