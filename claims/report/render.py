@@ -78,9 +78,9 @@ def render_all(summary: dict[str, Any], figures: list[dict[str, Any]], out_dir: 
                 drawn.append(Drawn(f"{EFFECTS}.png", EFFECTS, None, png, effects))
             else:
                 notes.append(f"the effect chart could not be drawn: {png}")
-        overview = draw_safely(plt, draw_verdicts, rows, None)
+        grid = [{k: r.get(k) for k in ("id", "axis", "model", "dataset", "verdict", "role")} for r in rows]
+        overview = draw_safely(plt, draw_verdicts, grid, None)
         if isinstance(overview, bytes):
-            grid = [{k: r.get(k) for k in ("id", "axis", "model", "dataset", "verdict", "role")} for r in rows]
             drawn.append(Drawn(f"{OVERVIEW}.png", OVERVIEW, None, overview, {"rows": grid}))
         else:
             notes.append(f"the verdict overview could not be drawn: {overview}")

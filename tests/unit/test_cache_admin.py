@@ -46,6 +46,8 @@ def _cache(root: Path) -> dict[str, Path]:
         "dead_writer": _make(root / "activations" / ".x.npy.partial", age_days=1),
         "live_writer": _make(root / "activations" / ".y.npy.partial"),
         "old_artifact": _make(root / "artifacts" / "pinned.whl", age_days=400),
+        "figure": _make(root / "figures" / "0a1b.png"),
+        "old_figure": _make(root / "figures" / "2c3d.png", age_days=40),
         "model": model,
         "old_model": old_model,
     }
@@ -59,14 +61,24 @@ def test_info_counts_stale_entries_by_last_use_and_by_what_no_reader_can_use(tmp
     assert (uses["models"].entries, uses["models"].stale_entries) == (3, 2)  # pre-manifest, dead build
     assert (uses["corpora"].entries, uses["corpora"].stale_entries) == (3, 2)  # a hub corpus is kept at any age
     assert uses["artifacts"].stale_entries == 0  # pinned downloads are never stale by age
+    assert (uses["figures"].entries, uses["figures"].stale_entries) == (2, 1)  # drawn figures go by last use too
 
 
 def test_prune_removes_the_stale_entries_and_keeps_the_rest(tmp_path: Path) -> None:
     paths = _cache(tmp_path)
     removed = {u.name: u.stale_entries for u in cache_admin.prune(tmp_path, max_age_days=30)}
-    assert removed == {"activations": 1, "derived": 2, "models": 2, "corpora": 2, "artifacts": 0}
+    assert removed == {"activations": 1, "derived": 2, "figures": 1, "models": 2, "corpora": 2, "artifacts": 0}
     gone = {name for name, path in paths.items() if not path.exists()}
-    assert gone == {"old", "pickle", "dead_writer", "old_model", "dead_build", "old_corpus", "old_corpus_meta"}
+    assert gone == {
+        "old",
+        "pickle",
+        "dead_writer",
+        "old_model",
+        "dead_build",
+        "old_corpus",
+        "old_corpus_meta",
+        "old_figure",
+    }
     assert paths["orphan_lock"].exists()  # another process may hold it: deleting it would split the lock
 
 
