@@ -36,7 +36,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from claims.verdict import CHECKLIST_KEYS, Axis, Role, Verdict
-from engine.inference import benjamini_hochberg
 
 GENERALISES = "generalises"
 DOES_NOT = "does_not_generalise"
@@ -75,6 +74,12 @@ def adjust_for_multiplicity(rows: Sequence[dict[str, Any]]) -> dict[int, dict[st
         for p in row.get("parts") or []:
             if p.get("op") == "p<" and _finite(p.get("value")):
                 tests.append((i, p))
+    if not tests:
+        return {}
+    # Imported here, once there is something to adjust: engine.inference loads scipy.stats (0.6 s), which a run of
+    # published-table claims would otherwise pay at start-up for nothing.
+    from engine.inference import benjamini_hochberg
+
     q_values = benjamini_hochberg([float(p["value"]) for _, p in tests])
     out: dict[int, dict[str, Any]] = {}
     for (i, p), q in zip(tests, q_values, strict=True):
