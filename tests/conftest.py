@@ -1,4 +1,4 @@
-"""Shared by every unit test: the options for pytest runs started inside a test."""
+"""Shared by every test: the options for pytest runs started inside a test."""
 
 from __future__ import annotations
 

@@ -35,15 +35,16 @@ def untrained_family(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return folders
 
 
-def test_a_family_of_untrained_models_passes_no_claim(untrained_family: list[Path], tmp_path: Path) -> None:
+def test_a_family_of_untrained_models_passes_no_claim(
+    untrained_family: list[Path], tmp_path: Path, lean_flags: tuple[str, ...]
+) -> None:
     report = tmp_path / "summary.json"
     command = [
         sys.executable,
         "-m",
         "pytest",
         str(ROOT / "tests" / "claims" / "test_claims.py"),
-        "-p",
-        "no:cacheprovider",
+        *lean_flags,
         "-q",
         "--claims-no-figures",
         "--claims-family",

@@ -54,8 +54,12 @@ def toy_error(ctx):
 
 
 @pytest.fixture(autouse=True)
-def _lean_nested_runs(monkeypatch: pytest.MonkeyPatch, lean_flags: tuple[str, ...]) -> None:
-    """Every toy run here (and its xdist workers) leaves out the venv's unused plugins (tests/unit/conftest.py)."""
+def _lean_nested_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, lean_flags: tuple[str, ...]) -> None:
+    """Every toy run here (and its xdist workers) leaves out the venv's unused plugins (tests/conftest.py).
+
+    Set after `pytester` exists: pytester clears PYTEST_ADDOPTS when it is created, so set before it the flags never
+    reach a toy run (each run then took about 1.6 s instead of 0.75 s).
+    """
     monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(lean_flags))
 
 

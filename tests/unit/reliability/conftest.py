@@ -1,6 +1,6 @@
 """Shared pieces of the reliability tests: a private cache per test, one tiny GPT-2, a small text corpus.
 
-Their nested pytest runs take `lean_flags` from tests/unit/conftest.py.
+Their nested pytest runs take `lean_flags` from tests/conftest.py.
 """
 
 from __future__ import annotations
