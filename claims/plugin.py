@@ -196,7 +196,7 @@ def _row(item: pytest.Item, case: ClaimCase, rep: pytest.TestReport, call: pytes
             "statement": claim.statement,
             "paper_ref": claim.paper_ref,
             "axis": case.axis.value,
-            "axes": [a.value for a in claim.axes],
+            "axes": [a.value for a in Axis if a in claim.axes],  # in Axis order: a frozenset iterates by hash
             "model": case.subject,
             "dataset": case.dataset_label,
             "verdict": str(verdict),
