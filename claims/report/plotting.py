@@ -11,12 +11,15 @@ change copies its PNGs instead of drawing them again (about 20 s of matplotlib p
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.util
 import io
 import json
 import math
 import textwrap
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from claims.report.style import DPI
@@ -24,6 +27,11 @@ from fixtures import storage
 from fixtures.fingerprint import suite_fingerprint
 
 STRONG = "#d62728"
+
+
+def has_matplotlib() -> bool:
+    """Whether matplotlib is installed, without importing it (pyplot costs ~0.4 s; cached figures need none)."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def pyplot() -> Any:
@@ -43,40 +51,42 @@ def pyplot() -> Any:
 VOLATILE = ("seconds", "forward_passes")
 
 
-def draw_safely(plt: Any, drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> bytes | str:
+def draw_safely(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> bytes | str:
     """PNG bytes, or the reason the figure could not be drawn (a bad payload must not break the report).
 
-    A figure drawn before from the same drawer, data and row by the same code is read from the cache; a failure is
-    never cached.
+    A figure drawn before from the same drawer, data and row by the same code is read from the cache (pyplot is
+    then never imported); a failure is never cached.
     """
     try:
-        path = storage.cache_dir("figures") / f"{_figure_key(plt, drawer, data, row)}.png"
+        path = storage.cache_dir("figures") / f"{_figure_key(drawer, data, row)}.png"
     except storage.StorageError:
-        return _draw(plt, drawer, data, row)  # no usable cache (read-only, full): draw every time
+        return _draw(drawer, data, row)  # no usable cache (read-only, full): draw every time
     cached = _read_figure(path)
     if cached is not None:
         return cached
-    png = _draw(plt, drawer, data, row)
+    png = _draw(drawer, data, row)
     if isinstance(png, bytes):
         with contextlib.suppress(storage.StorageError):
             storage.atomic_write_bytes(path, storage.sha256_bytes(png).encode() + b"\n" + png)
     return png
 
 
-def _figure_key(plt: Any, drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> str:
-    import matplotlib
-
+def _figure_key(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> str:
     stable_row = {k: v for k, v in (row or {}).items() if k not in VOLATILE}
     payload = {
         "drawer": f"{drawer.__module__}.{drawer.__qualname__}",
         "data": data,
         "row": stable_row,
         "code": suite_fingerprint(),
-        "matplotlib": matplotlib.__version__,
-        "backend": plt.get_backend(),
+        "matplotlib": _matplotlib_version(),
     }
     text = json.dumps(payload, sort_keys=True, default=_exact)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@functools.cache
+def _matplotlib_version() -> str:
+    return metadata.version("matplotlib")
 
 
 def _exact(value: Any) -> Any:
@@ -99,7 +109,8 @@ def _read_figure(path: Any) -> bytes | None:
     return png
 
 
-def _draw(plt: Any, drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> bytes | str:
+def _draw(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> bytes | str:
+    plt = pyplot()
     style = {
         "font.size": 10,
         "axes.titlesize": 10.5,

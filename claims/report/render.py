@@ -37,7 +37,7 @@ from typing import Any
 from claims.report.figures import DRAWERS, Drawn, figure_filename
 from claims.report.html_page import report_html
 from claims.report.markdown import summary_markdown
-from claims.report.plotting import draw_safely, pyplot
+from claims.report.plotting import draw_safely, has_matplotlib
 from claims.report.run_figures import draw_effects, draw_verdicts, effect_chart_data
 from claims.report.style import EFFECTS, FIGURES_DIR, OVERVIEW, REPORT_HTML, SUMMARY_MD
 from claims.report.text import row_key
@@ -66,20 +66,19 @@ def render_all(summary: dict[str, Any], figures: list[dict[str, Any]], out_dir: 
     drawn: list[Drawn] = []
     notes: list[str] = []
 
-    plt = pyplot()
-    if plt is None:
+    if not has_matplotlib():
         notes.append("matplotlib is not installed: no figures were drawn (install matplotlib to get them).")
     else:
         fig_dir = out_dir / FIGURES_DIR
         effects = effect_chart_data(rows)
         if effects["claims"]:
-            png = draw_safely(plt, draw_effects, effects, None)
+            png = draw_safely(draw_effects, effects, None)
             if isinstance(png, bytes):
                 drawn.append(Drawn(f"{EFFECTS}.png", EFFECTS, None, png, effects))
             else:
                 notes.append(f"the effect chart could not be drawn: {png}")
         grid = [{k: r.get(k) for k in ("id", "axis", "model", "dataset", "verdict", "role")} for r in rows]
-        overview = draw_safely(plt, draw_verdicts, grid, None)
+        overview = draw_safely(draw_verdicts, grid, None)
         if isinstance(overview, bytes):
             drawn.append(Drawn(f"{OVERVIEW}.png", OVERVIEW, None, overview, {"rows": grid}))
         else:
@@ -94,7 +93,7 @@ def render_all(summary: dict[str, Any], figures: list[dict[str, Any]], out_dir: 
                 if drawer is None:
                     notes.append(f"skipped figure kind {kind!r} for {where}: no renderer for this kind")
                     continue
-                png = draw_safely(plt, drawer, data, row)
+                png = draw_safely(drawer, data, row)
                 if isinstance(png, bytes):
                     drawn.append(Drawn(figure_filename(row, kind), kind, row, png, data))
                 else:

@@ -31,9 +31,8 @@ ROW = {"id": "T1", "title": "toy", "verdict": "PASS", "seconds": 1.5, "forward_p
 
 
 def test_a_figure_drawn_before_is_read_back_even_when_the_row_took_another_time(drawn: list[Any]) -> None:
-    plt = plotting.pyplot()
-    first = plotting.draw_safely(plt, _line(drawn), {"y": [1, 2, 3]}, ROW)
-    again = plotting.draw_safely(plt, _line(drawn), {"y": [1, 2, 3]}, {**ROW, "seconds": 0.01, "forward_passes": 0})
+    first = plotting.draw_safely(_line(drawn), {"y": [1, 2, 3]}, ROW)
+    again = plotting.draw_safely(_line(drawn), {"y": [1, 2, 3]}, {**ROW, "seconds": 0.01, "forward_passes": 0})
     assert isinstance(first, bytes)
     assert first[:4] == b"\x89PNG"
     assert again == first
@@ -41,24 +40,22 @@ def test_a_figure_drawn_before_is_read_back_even_when_the_row_took_another_time(
 
 
 def test_other_data_another_row_or_other_code_draw_again(drawn: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    plt = plotting.pyplot()
-    plotting.draw_safely(plt, _line(drawn), {"y": [1, 2, 3]}, ROW)
-    plotting.draw_safely(plt, _line(drawn), {"y": [1, 2, 4]}, ROW)
-    plotting.draw_safely(plt, _line(drawn), {"y": [1, 2, 3]}, {**ROW, "verdict": "FAIL"})
+    plotting.draw_safely(_line(drawn), {"y": [1, 2, 3]}, ROW)
+    plotting.draw_safely(_line(drawn), {"y": [1, 2, 4]}, ROW)
+    plotting.draw_safely(_line(drawn), {"y": [1, 2, 3]}, {**ROW, "verdict": "FAIL"})
     monkeypatch.setattr(plotting, "suite_fingerprint", lambda: "another tree")
-    plotting.draw_safely(plt, _line(drawn), {"y": [1, 2, 3]}, ROW)
+    plotting.draw_safely(_line(drawn), {"y": [1, 2, 3]}, ROW)
     assert len(drawn) == 4
 
 
 def test_a_figure_that_cannot_be_drawn_is_not_cached(drawn: list[Any]) -> None:
-    plt = plotting.pyplot()
 
     def broken(plt: Any, data: Any, row: dict[str, Any]) -> Any:
         drawn.append(data)
         raise ValueError("bad payload")
 
-    assert plotting.draw_safely(plt, broken, {"y": []}, ROW) == "ValueError: bad payload"
-    assert plotting.draw_safely(plt, broken, {"y": []}, ROW) == "ValueError: bad payload"
+    assert plotting.draw_safely(broken, {"y": []}, ROW) == "ValueError: bad payload"
+    assert plotting.draw_safely(broken, {"y": []}, ROW) == "ValueError: bad payload"
     assert len(drawn) == 2
 
 
@@ -66,6 +63,6 @@ def test_a_cache_that_cannot_be_written_still_draws(drawn: list[Any], tmp_path: 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(blocker))
-    png = plotting.draw_safely(plotting.pyplot(), _line(drawn), {"y": [1, 2]}, ROW)
+    png = plotting.draw_safely(_line(drawn), {"y": [1, 2]}, ROW)
     assert isinstance(png, bytes)
     assert png[:4] == b"\x89PNG"
