@@ -8,9 +8,12 @@ a data-only, checksummed record under a lock), keyed by
 
 * the case (claim id and version, axis, subject, dataset, the scale whose criterion applies);
 * the run settings (`RunSettings`: token budgets, sample caps, context length, device, dtype, seed, probes);
-* the sources the row reads (`Workbench.provenance`: every model's weights identity, every token sample's digest,
-  the text's sha256 and a hub dataset's revision) and the products the run plans for those models (they decide
-  whether statistics are read from stored activations or streamed);
+* the sources the row reads: its models in order (reference first) and `Workbench.provenance` (every model's
+  weights identity, every token sample's digest, the text's sha256 and a hub dataset's revision), and the products
+  the run plans for those models (they decide whether statistics are read from stored activations or streamed).
+  A check may read other text than its row's (G2-overlap reads the original dataset on every row), so every corpus
+  it asked for is recorded with the row (`Workbench.corpora_read`) and checked before the row is read back: a
+  changed text (a hub dataset at a new revision) recomputes the row;
 * the code: the claim's check and what it reaches plus the statistics engine (as every derived result), and also
   `fixtures.fingerprint.suite_fingerprint` (every file of the suite's packages and the paper folders' data). A
   check reads the workbench through method calls, which no static walk follows, so the case memo is keyed by all
@@ -46,6 +49,7 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
     if ctx.claim.needs.published:
         return compute()
     bench = ctx.workbench
+    refs = [*ctx.family.members, *ctx.family.controls] if ctx.family is not None else [ctx.model]
     inputs = {
         "case": {
             "claim": ctx.claim.id,
@@ -55,26 +59,44 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
             "dataset": ctx.dataset,
             "scale": ctx.scale,
         },
+        "models": [[ref.name, ref.identity(), ref.scale] for ref in refs],
         "settings": dataclasses.asdict(bench.settings),
         "sources": bench.provenance(ctx.subject_spec, ctx.dataset),
-        "plan": _planned(ctx),
+        "plan": _planned(ctx, refs),
         "suite": suite_fingerprint(),
         "libraries": library_versions(),
     }
+
+    def computed() -> dict[str, Any]:
+        with bench.corpora_read() as read:
+            evidence = compute()
+        return {"evidence": _record(evidence), "corpora": {name: _text(c) for name, c in read.items()}}
+
+    def unchanged(record: dict[str, Any]) -> bool:
+        try:
+            return all(_text(bench.corpus(name)) == text for name, text in record["corpora"].items())
+        except (OSError, ValueError):  # a text that can no longer be read: recompute, and let the check say why
+            return False
+
     record = bench.derived(
         f"case-{ctx.claim.id}",
         MEMO_VERSION,
         inputs,
-        lambda: _record(compute()),
+        computed,
         code=ctx.claim.check,
         announce=False,
+        valid=unchanged,
     )
-    return _evidence(record)
+    return _evidence(record["evidence"])
 
 
-def _planned(ctx: ClaimContext) -> dict[str, list[str]]:
+def _text(corpus: Any) -> dict[str, Any]:
+    """A corpus's identity as the memo records it: its sha256 and where streamed text came from."""
+    return {"sha256": corpus.sha256, "source": dict(corpus.source)}
+
+
+def _planned(ctx: ClaimContext, refs: list[Any]) -> dict[str, list[str]]:
     """The products this run plans for the row's models on its dataset (they pick the statistics' route)."""
-    refs = [*ctx.family.members, *ctx.family.controls] if ctx.family is not None else [ctx.model]
     plan = ctx.workbench.plan
     return {ref.name: sorted(plan.get((ref.name, ctx.dataset or ""), frozenset())) for ref in refs}
 

@@ -117,3 +117,28 @@ def test_a_direct_call_without_remember_always_runs_the_check(run) -> None:  # t
     run(claim)
     run(claim, remember=False)
     assert calls == [1, 1]
+
+
+def test_a_row_that_read_another_text_is_computed_again_when_that_text_changes(run, tmp_path, text_dir) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.corpora import _resolve
+
+    other = tmp_path / "original"
+    other.mkdir()
+    prose = (text_dir / "doc0.txt").read_text()
+    (other / "doc.txt").write_text(prose)
+    seen: list[str] = []
+
+    def check(ctx: ClaimContext) -> Evidence:
+        seen.append(ctx.workbench.corpus(str(other)).sha256)  # as G2-overlap reads the original dataset
+        return _evidence()
+
+    claim = _toy(check)
+    run(claim)
+    _resolve.cache_clear()  # a new process reads the text again
+    run(claim)
+    assert len(seen) == 1
+    (other / "doc.txt").write_text(prose + " " + (text_dir / "doc1.txt").read_text())
+    _resolve.cache_clear()
+    run(claim)
+    assert len(seen) == 2
+    assert seen[0] != seen[1]
