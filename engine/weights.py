@@ -120,16 +120,26 @@ def weight_statistics(
 def _vocab_moments(
     unit_out: Tensor, unit_u: Tensor, rows_per_block: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Moments over the vocabulary of cos(W_U[:, v], w_out) for each row of unit_out (authors' vector_moments)."""
+    """Moments over the vocabulary of cos(W_U[:, v], w_out) for each row of unit_out (authors' vector_moments).
+
+    The same arithmetic as mean, diff = c - mean, var = mean(diff²), z = diff / sd, mean(z³), mean(z⁴), done in
+    place in the cosine block and one scratch block of its size: a fresh [rows, vocab] temporary per step was most
+    of the time (SmolLM2: 1.6 s -> 1.0 s per layer, bit-identical).
+    """
     parts: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+    scratch: Tensor | None = None
     for start in range(0, unit_out.shape[0], rows_per_block):
         c = unit_out[start : start + rows_per_block] @ unit_u  # [rows, vocab]
+        if scratch is None or scratch.shape != c.shape:
+            scratch = torch.empty_like(c)
         mean = c.mean(1)
-        diff = c - mean.unsqueeze(1)
-        var = (diff * diff).mean(1)
-        z = diff / var.sqrt().unsqueeze(1)
-        z2 = z * z
-        parts.append((mean, var, (z2 * z).mean(1), (z2 * z2).mean(1)))
+        c.sub_(mean.unsqueeze(1))  # diff
+        var = torch.mul(c, c, out=scratch).mean(1)
+        c.div_(var.sqrt().unsqueeze(1))  # z
+        torch.mul(c, c, out=scratch)  # z²
+        skew = c.mul_(scratch).mean(1)  # z³
+        kurt = scratch.mul_(scratch).mean(1)  # z⁴
+        parts.append((mean, var, skew, kurt))
     return tuple(_np(torch.cat([p[i] for p in parts])) for i in range(4))  # type: ignore[return-value]
 
 
