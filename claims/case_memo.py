@@ -15,7 +15,8 @@ a data-only, checksummed record under a lock), keyed by
   it asked for is recorded with the row (`Workbench.corpora_read`) and checked before the row is read back: a
   changed text (a hub dataset at a new revision) recomputes the row;
 * the code: the claim's check and what it reaches plus the statistics engine (as every derived result), and also
-  `fixtures.fingerprint.suite_fingerprint` (every file of the suite's packages and the paper folders' data). A
+  `fixtures.fingerprint.suite_fingerprint` (every file of the suite's packages and the paper folders' data) and
+  every .py file of the package the claim comes from (a user's `claims_packages` lives outside the suite). A
   check reads the workbench through method calls, which no static walk follows, so the case memo is keyed by all
   of the suite, not by a guess at what the check reaches. An edit anywhere in the suite therefore recomputes
   every row (from the measurement caches below it, which keep their own narrower keys);
@@ -29,13 +30,15 @@ Claims read off the paper's published tables are not memoised: they take millise
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claims.verdict import Evidence, Role, Verdict
-from fixtures.fingerprint import suite_fingerprint
+from fixtures.fingerprint import fingerprint, suite_fingerprint
 
 if TYPE_CHECKING:
     from claims.context import ClaimContext
@@ -64,6 +67,7 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
         "sources": bench.provenance(ctx.subject_spec, ctx.dataset),
         "plan": _planned(ctx, refs),
         "suite": suite_fingerprint(),
+        "claims": claim_package_fingerprint(ctx.claim.check),
         "libraries": library_versions(),
     }
 
@@ -88,6 +92,21 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
         valid=unchanged,
     )
     return _evidence(record["evidence"])
+
+
+def claim_package_fingerprint(check: Callable[..., Any]) -> str:
+    """Fingerprint of every .py file of the package the claim is registered from.
+
+    A user's `claims_packages` live outside the suite, and their helpers may be classes, which `code_files` does not
+    follow; for the paper's claims this is claims/, already in the suite's fingerprint.
+    """
+    top = sys.modules.get(check.__module__.split(".")[0])
+    folders = [Path(p) for p in getattr(top, "__path__", ())]
+    files = {f for folder in folders for f in folder.rglob("*.py")}
+    module_file = getattr(sys.modules.get(check.__module__), "__file__", None)
+    if module_file:  # a claim module that is not in a package
+        files.add(Path(module_file))
+    return fingerprint(files)
 
 
 def _text(corpus: Any) -> dict[str, Any]:

@@ -142,3 +142,31 @@ def test_a_row_that_read_another_text_is_computed_again_when_that_text_changes(r
     run(claim)
     assert len(seen) == 2
     assert seen[0] != seen[1]
+
+
+def test_an_edit_to_a_helper_class_in_a_users_claim_package_computes_again(run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
+    from fixtures import fingerprint
+
+    package = tmp_path / "userclaims_memo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("class Stat:\n    value = 0.25\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    helpers = importlib.import_module("userclaims_memo.helpers")
+    calls: list[int] = []
+
+    def check(ctx: ClaimContext) -> Evidence:
+        calls.append(1)
+        assert helpers.Stat.value == 0.25  # a class: no static walk from the check reaches its file
+        return _evidence()
+
+    check.__module__ = "userclaims_memo.toy"  # as if registered from the user's package
+    claim = _toy(check)
+    run(claim)
+    run(claim)
+    (package / "helpers.py").write_text("class Stat:\n    value = 0.25  # reviewed\n")
+    fingerprint.forget()  # a new process reads the files again
+    run(claim)
+    assert calls == [1, 1]
