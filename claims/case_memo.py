@@ -20,7 +20,10 @@ a data-only, checksummed record under a lock), keyed by
   check reads the workbench through method calls, which no static walk follows, so the case memo is keyed by all
   of the suite, not by a guess at what the check reaches. An edit anywhere in the suite therefore recomputes
   every row (from the measurement caches below it, which keep their own narrower keys);
-* the versions of the numerical libraries (numpy, scipy, torch, ...): an upgrade may move an interval.
+* the versions of the numerical libraries (numpy, scipy, torch, tokenizers, ...) and, on a GPU, the card and CUDA
+  build: an upgrade may move an interval.
+
+A hub model whose snapshot is not on disk yet has no revision to key by, so its rows are computed, not memoised.
 
 Only Evidence a check returned, and that passed the runner's checks, is stored. NOT_APPLICABLE and NOT_RUN rows are
 decided again every run (they are cheap and may depend on what this machine has), and an exception is never stored.
@@ -44,7 +47,19 @@ if TYPE_CHECKING:
     from claims.context import ClaimContext
 
 MEMO_VERSION = 1  # the record layout below; bump it if `_record` changes what it stores
-LIBRARIES = ("numpy", "scipy", "torch", "transformer-lens", "transformers", "pandas", "scikit-learn", "spacy")
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "torch",
+    "transformer-lens",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "pandas",
+    "scikit-learn",
+    "spacy",
+)
+UNKNOWN_REVISION = "@unknown"  # a hub model's identity before its snapshot is on disk (fixtures/model_refs.py)
 
 
 def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
@@ -53,6 +68,9 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
         return compute()
     bench = ctx.workbench
     refs = [*ctx.family.members, *ctx.family.controls] if ctx.family is not None else [ctx.model]
+    identities = [ref.identity() for ref in refs]
+    if any(identity.endswith(UNKNOWN_REVISION) for identity in identities):
+        return compute()  # which revision the check will download is not known yet: nothing to key a row by
     inputs = {
         "case": {
             "claim": ctx.claim.id,
@@ -62,23 +80,29 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
             "dataset": ctx.dataset,
             "scale": ctx.scale,
         },
-        "models": [[ref.name, ref.identity(), ref.scale] for ref in refs],
+        "models": [[ref.name, identity, ref.scale] for ref, identity in zip(refs, identities, strict=True)],
         "settings": dataclasses.asdict(bench.settings),
         "sources": bench.provenance(ctx.subject_spec, ctx.dataset),
-        "plan": _planned(ctx, refs),
+        "plan": _planned(bench, refs, ctx.dataset or ""),
         "suite": suite_fingerprint(),
         "claims": claim_package_fingerprint(ctx.claim.check),
         "libraries": library_versions(),
+        "accelerator": _accelerator(bench.settings.device),
     }
 
     def computed() -> dict[str, Any]:
         with bench.corpora_read() as read:
             evidence = compute()
-        return {"evidence": _record(evidence), "corpora": {name: _text(c) for name, c in read.items()}}
+        return {"evidence": _record(evidence), "corpora": {name: read_as(name, c) for name, c in read.items()}}
+
+    def read_as(name: str, corpus: Any) -> dict[str, Any]:
+        # the text, and the products this run plans for the row's models on it: they pick the route of statistics
+        # on that text too (G2-overlap's original dataset keeps its plan only in a run that selects its rows)
+        return {**_text(corpus), "plan": _planned(bench, refs, name)}
 
     def unchanged(record: dict[str, Any]) -> bool:
         try:
-            return all(_text(bench.corpus(name)) == text for name, text in record["corpora"].items())
+            return all(read_as(name, bench.corpus(name)) == seen for name, seen in record["corpora"].items())
         except (OSError, ValueError):  # a text that can no longer be read: recompute, and let the check say why
             return False
 
@@ -114,10 +138,18 @@ def _text(corpus: Any) -> dict[str, Any]:
     return {"sha256": corpus.sha256, "source": dict(corpus.source)}
 
 
-def _planned(ctx: ClaimContext, refs: list[Any]) -> dict[str, list[str]]:
-    """The products this run plans for the row's models on its dataset (they pick the statistics' route)."""
-    plan = ctx.workbench.plan
-    return {ref.name: sorted(plan.get((ref.name, ctx.dataset or ""), frozenset())) for ref in refs}
+def _planned(bench: Any, refs: list[Any], dataset: str) -> dict[str, list[str]]:
+    """The products this run plans for the row's models on a dataset (they pick the statistics' route)."""
+    return {ref.name: sorted(bench.plan.get((ref.name, dataset), frozenset())) for ref in refs}
+
+
+def _accelerator(device: str) -> dict[str, str | None]:
+    """On a GPU, which card and CUDA build: reduced-precision GEMMs differ between them."""
+    if not device.startswith("cuda"):
+        return {}
+    import torch
+
+    return {"name": torch.cuda.get_device_name(torch.device(device)), "cuda": torch.version.cuda}
 
 
 @cache

@@ -57,8 +57,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_dirs, text_dir):  
     """Run a toy claim as the plugin does, each time in a new workbench (as a new pytest process would)."""
     monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "cache"))
 
-    def go(claim: Claim, model: str = "random0", seed: int = 0, remember: bool = True) -> Evidence:
+    def go(
+        claim: Claim, model: str = "random0", seed: int = 0, remember: bool = True, plan: dict | None = None
+    ) -> Evidence:
         bench = Workbench(RunSettings(2_048, 2_048, 64, "cpu", "float32", seed))
+        bench.plan = plan or {}
         case = ClaimCase(str(tiny_dirs[model]), str(text_dir), claim.id, Axis.GT1)
         return run_case(case, claim, bench, remember=remember)
 
@@ -168,5 +171,40 @@ def test_an_edit_to_a_helper_class_in_a_users_claim_package_computes_again(run, 
     run(claim)
     (package / "helpers.py").write_text("class Stat:\n    value = 0.25  # reviewed\n")
     fingerprint.forget()  # a new process reads the files again
+    run(claim)
+    assert calls == [1, 1]
+
+
+def test_a_row_is_computed_again_when_the_plan_for_another_text_it_read_changes(  # type: ignore[no-untyped-def]
+    run, tmp_path, text_dir, tiny_dirs
+) -> None:
+    from fixtures.models import resolve_model
+
+    other = tmp_path / "original"
+    other.mkdir()
+    (other / "doc.txt").write_text((text_dir / "doc0.txt").read_text())
+    calls: list[int] = []
+
+    def check(ctx: ClaimContext) -> Evidence:
+        calls.append(1)
+        ctx.workbench.corpus(str(other))  # statistics on this text take the route its plan gives
+        return _evidence()
+
+    claim = _toy(check)
+    run(claim)
+    run(claim)
+    assert calls == [1]
+    name = resolve_model(str(tiny_dirs["random0"])).name
+    run(claim, plan={(name, str(other)): frozenset({"mlp_post_raw"})})  # a narrowed run plans that text otherwise
+    assert calls == [1, 1]
+
+
+def test_a_hub_model_without_a_known_revision_is_never_memoised(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.model_refs import ModelRef
+
+    monkeypatch.setattr(ModelRef, "identity", lambda self: "hub:org/model@unknown")
+    calls: list[int] = []
+    claim = _toy(_counting(calls))
+    run(claim)
     run(claim)
     assert calls == [1, 1]
