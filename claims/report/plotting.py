@@ -4,7 +4,8 @@ Loading pyplot, drawing one figure to PNG bytes without letting a bad payload br
 and small numeric helpers for payloads read back from JSON.
 
 Drawn figures are kept in the cache (`figures/`), keyed by the drawer, the data, the row it is captioned with, the
-suite's code (`fixtures.fingerprint.suite_fingerprint`) and matplotlib's version: a re-run whose results did not
+suite's code (`fixtures.fingerprint.suite_fingerprint`) and the drawing libraries' versions (figures are drawn from
+matplotlib's default style plus the house style, never the user's matplotlibrc): a re-run whose results did not
 change copies its PNGs instead of drawing them again (about 20 s of matplotlib per full report on 2 cores).
 """
 
@@ -78,15 +79,16 @@ def _figure_key(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | Non
         "data": data,
         "row": stable_row,
         "code": suite_fingerprint(),
-        "matplotlib": _matplotlib_version(),
+        "libraries": _drawing_libraries(),
     }
     text = json.dumps(payload, sort_keys=True, default=_exact)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @functools.cache
-def _matplotlib_version() -> str:
-    return metadata.version("matplotlib")
+def _drawing_libraries() -> dict[str, str]:
+    """Versions of what turns data into PNG bytes (matplotlib and its fonts, Pillow, numpy)."""
+    return {name: metadata.version(name) for name in ("matplotlib", "pillow", "numpy")}
 
 
 def _exact(value: Any) -> Any:
@@ -124,7 +126,7 @@ def _draw(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> 
     }
     fig = None
     try:
-        with plt.rc_context(style):
+        with plt.style.context("default"), plt.rc_context(style):  # the user's matplotlibrc must not change a PNG
             fig = drawer(plt, data, row or {})
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.15)
