@@ -52,7 +52,8 @@ def max_cosine_to_others(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
             rows.append(pd.DataFrame({"layer": layer, "neuron": np.arange(model.d_mlp), **parts}))
         return pd.concat(rows, ignore_index=True)
 
-    return bench.derived("max-cosine", 1, {"model": ref.identity(), "processing": "compat"}, compute)
+    inputs = {"model": ref.identity(), "processing": "compat", "dtype": bench.settings.dtype}  # weights as loaded
+    return bench.derived("max-cosine", 1, inputs, compute)
 
 
 @claim(

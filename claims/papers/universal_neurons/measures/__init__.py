@@ -221,7 +221,9 @@ def weight_table(ctx: ClaimContext, ref: ModelRef | None = None) -> pd.DataFrame
             W_gate=_maybe(lambda: b.W_gate.detach().float()) if model.gated else None,
         )
 
-    return bench.derived("weights", 1, {"model": ref.identity(), "processing": "compat"}, compute)
+    # the weights are read from the model as loaded, in the run's dtype
+    inputs = {"model": ref.identity(), "processing": "compat", "dtype": bench.settings.dtype}
+    return bench.derived("weights", 1, inputs, compute)
 
 
 def _maybe(get: Any) -> Any:

@@ -47,6 +47,7 @@ def value_norms(ctx: ClaimContext, ref: ModelRef) -> dict[str, Any]:
     inputs = {
         "model": ref.identity(),
         "sample": spec.__dict__,
+        "text": bench.corpus(ctx.dataset).sha256,  # the sample names its corpus; this is what the corpus holds
         "tokens": bench.settings.probe_tokens_for(ref.scale),
         "dtype": bench.settings.dtype,
     }
@@ -97,7 +98,8 @@ def bos_keys(ctx: ClaimContext, ref: ModelRef) -> np.ndarray:
         model = bench.model(ref)
         return start_token_keys(model, bench.forward_pass)
 
-    return bench.derived("bos-keys", 1, {"model": ref.identity()}, single_threaded(compute))
+    inputs = {"model": ref.identity(), "dtype": bench.settings.dtype}  # the forward pass runs in the model's dtype
+    return bench.derived("bos-keys", 1, inputs, single_threaded(compute))
 
 
 # --- A3 ---------------------------------------------------------------------------------------------------------
@@ -149,6 +151,7 @@ def path_ablation(ctx: ClaimContext, ref: ModelRef, pairs: list[tuple[int, ...]]
     inputs = {
         "model": ref.identity(),
         "sample": spec.__dict__,
+        "text": bench.corpus(spec.corpus).sha256,
         "contexts": A3_CONTEXTS,
         "pairs": [list(p) for p in pairs],
         "dtype": bench.settings.dtype,

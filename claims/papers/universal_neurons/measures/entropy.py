@@ -104,6 +104,7 @@ def intervention_curves(
     inputs = {
         "model": ref.identity(),
         "sample": spec.__dict__,
+        "text": bench.corpus(spec.corpus).sha256,
         "scale": ref.scale,
         "tokens": bench.settings.probe_tokens_for(ref.scale),
         "neurons": [list(n) for n in neurons],
@@ -307,6 +308,7 @@ def partner_of(
     inputs = {
         "model": ref.identity(),
         "sample": bench.sample_spec(ref, ctx.dataset).__dict__,
+        "text": bench.corpus(ctx.dataset).sha256,
         "scale": ref.scale,
         "tokens": bench.settings.probe_tokens_for(ref.scale),
         "target": list(target),

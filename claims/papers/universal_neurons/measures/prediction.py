@@ -55,7 +55,10 @@ def random_direction_frame(ctx: ClaimContext, ref: ModelRef) -> pd.DataFrame:
         return weight_statistics(W_in=w_in, b_in=None, W_out=w_out, W_U=b.W_U.detach().float(), dtype=torch.float32)
 
     return ctx.workbench.derived(
-        "random-directions", 1, {"model": ref.identity(), "seed": ctx.workbench.settings.seed}, compute
+        "random-directions",
+        1,
+        {"model": ref.identity(), "seed": ctx.workbench.settings.seed, "dtype": ctx.workbench.settings.dtype},
+        compute,
     )
 
 
