@@ -72,6 +72,15 @@ def test_changed_weights_change_the_identity(tmp_path: Path) -> None:
     assert model_refs.weights_digest.__wrapped__(folder) != first
 
 
+@pytest.mark.parametrize("name", ["config.json", "tokenizer.json"])
+def test_a_changed_config_or_tokenizer_changes_the_identity(tmp_path: Path, name: str) -> None:
+    folder = _model_dir(tmp_path, "m")
+    (folder / "tokenizer.json").write_text('{"model": {"vocab": {"a": 0}}}')
+    first = model_refs.weights_digest.__wrapped__(folder)
+    (folder / name).write_text('{"edited": true}')
+    assert model_refs.weights_digest.__wrapped__(folder) != first
+
+
 def test_family_option_parses_name_and_members() -> None:
     assert parse_family_option("mine=/a, /b") == ("mine", ["/a", "/b"])
     with pytest.raises(ModelSpecError, match="NAME=SPEC"):
