@@ -178,8 +178,9 @@ def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
     rotation = haar_orthogonal(n_layers, d, torch.Generator().manual_seed(seed)).float()
     out = np.empty(acts.shape, dtype=np.float16)
     for start in range(0, n_pos, CHUNK):
-        block = torch.from_numpy(np.asarray(acts[start : start + CHUNK], dtype=np.float32))
-        out[start : start + CHUNK] = torch.einsum("tld,lkd->tlk", block, rotation).numpy()
+        # float16 <-> float32 by torch, not numpy's software cast: the same exact widening and round-to-nearest-even
+        block = torch.from_numpy(np.ascontiguousarray(acts[start : start + CHUNK])).float()
+        torch.from_numpy(out[start : start + CHUNK]).copy_(torch.einsum("tld,lkd->tlk", block, rotation))
     return out
 
 
