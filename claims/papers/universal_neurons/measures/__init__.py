@@ -179,7 +179,9 @@ def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
     out = np.empty(acts.shape, dtype=np.float16)
     for start in range(0, n_pos, CHUNK):
         # float16 <-> float32 by torch, not numpy's software cast: the same exact widening and round-to-nearest-even
-        block = torch.from_numpy(np.ascontiguousarray(acts[start : start + CHUNK])).float()
+        block = torch.from_numpy(
+            np.array(acts[start : start + CHUNK])
+        ).float()  # a copy: the store maps files read-only
         torch.from_numpy(out[start : start + CHUNK]).copy_(torch.einsum("tld,lkd->tlk", block, rotation))
     return out
 
