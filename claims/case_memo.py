@@ -35,13 +35,11 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable
-from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claims.verdict import Evidence, Role, Verdict
-from fixtures.fingerprint import fingerprint, suite_fingerprint
+from fixtures.fingerprint import fingerprint, installed_versions, suite_fingerprint
 
 if TYPE_CHECKING:
     from claims.context import ClaimContext
@@ -86,7 +84,7 @@ def remembered(ctx: ClaimContext, compute: Callable[[], Evidence]) -> Evidence:
         "plan": _planned(bench, refs, ctx.dataset or ""),
         "suite": suite_fingerprint(),
         "claims": claim_package_fingerprint(ctx.claim.check),
-        "libraries": library_versions(),
+        "libraries": installed_versions(LIBRARIES),
         "accelerator": _accelerator(bench.settings.device),
     }
 
@@ -150,18 +148,6 @@ def _accelerator(device: str) -> dict[str, str | None]:
     import torch
 
     return {"name": torch.cuda.get_device_name(torch.device(device)), "cuda": torch.version.cuda}
-
-
-@cache
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries the numbers come from (None: not installed)."""
-    found: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def _record(evidence: Evidence) -> dict[str, Any]:

@@ -12,7 +12,6 @@ change copies its PNGs instead of drawing them again (about 20 s of matplotlib p
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import io
@@ -20,12 +19,11 @@ import json
 import math
 import textwrap
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 from claims.report.style import DPI
 from fixtures import storage
-from fixtures.fingerprint import suite_fingerprint
+from fixtures.fingerprint import installed_versions, suite_fingerprint
 
 STRONG = "#d62728"
 
@@ -50,6 +48,7 @@ def pyplot() -> Any:
 # What differs between two runs of the same result: a row's time and its forward passes (none on a warm run). No
 # drawer reads them, so they are left out of a figure's cache key.
 VOLATILE = ("seconds", "forward_passes")
+DRAWING_LIBRARIES = ("matplotlib", "pillow", "numpy")  # what turns data into PNG bytes (matplotlib ships the fonts)
 
 
 def draw_safely(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> bytes | str:
@@ -62,13 +61,13 @@ def draw_safely(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | Non
         path = storage.cache_dir("figures") / f"{_figure_key(drawer, data, row)}.png"
     except storage.StorageError:
         return _draw(drawer, data, row)  # no usable cache (read-only, full): draw every time
-    cached = _read_figure(path)
+    cached = storage.read_checked(path)
     if cached is not None:
         return cached
     png = _draw(drawer, data, row)
     if isinstance(png, bytes):
         with contextlib.suppress(storage.StorageError):
-            storage.atomic_write_bytes(path, storage.sha256_bytes(png).encode() + b"\n" + png)
+            storage.write_checked(path, png)
     return png
 
 
@@ -79,16 +78,10 @@ def _figure_key(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | Non
         "data": data,
         "row": stable_row,
         "code": suite_fingerprint(),
-        "libraries": _drawing_libraries(),
+        "libraries": installed_versions(DRAWING_LIBRARIES),
     }
     text = json.dumps(payload, sort_keys=True, default=_exact)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-@functools.cache
-def _drawing_libraries() -> dict[str, str]:
-    """Versions of what turns data into PNG bytes (matplotlib and its fonts, Pillow, numpy)."""
-    return {name: metadata.version(name) for name in ("matplotlib", "pillow", "numpy")}
 
 
 def _exact(value: Any) -> Any:
@@ -96,19 +89,6 @@ def _exact(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return repr(value)
-
-
-def _read_figure(path: Any) -> bytes | None:
-    """The cached PNG, or None when there is none or its checksum does not match (then it is drawn again)."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return None
-    digest, _, png = raw.partition(b"\n")
-    if not png or storage.sha256_bytes(png).encode() != digest:
-        return None
-    storage.touch(path)  # last use, for --claims-cache-prune
-    return png
 
 
 def _draw(drawer: Callable[..., Any], data: Any, row: dict[str, Any] | None) -> bytes | str:

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 from claims import generalisation
 from claims.verdict import CHECKLIST_KEYS, jsonable
+from fixtures.fingerprint import installed_versions
 
 SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).parents[1] / "summary.schema.json"  # claims/summary.schema.json
@@ -99,15 +100,9 @@ def validate_summary(data: dict[str, Any]) -> None:
 
 def versions() -> dict[str, str]:
     """Versions of the packages that change numbers."""
-    from importlib import metadata
-
-    out = {"python": platform.python_version()}
-    for dist in ("neuron-claims", "torch", "transformers", "transformer-lens", "numpy", "scipy", "pandas", "datasets"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
+    names = ("neuron-claims", "torch", "transformers", "transformer-lens", "numpy", "scipy", "pandas", "datasets")
+    found = installed_versions(names)
+    return {"python": platform.python_version(), **{name: found[name] or "not installed" for name in names}}
 
 
 def git_commit(root: Path) -> str:
