@@ -31,8 +31,6 @@ from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence, Part
 from engine.inference import bootstrap_interval, proportion_difference
 from fixtures.activations import MLP_POST_MOMENTS
-from fixtures.models import LoadedModel, ModelRef
-from fixtures.tokens import TokenSample
 
 
 @claim(
@@ -222,38 +220,6 @@ SUPPRESSED_Z = -3.0  # a neuron's suppressed class: tokens whose cos(W_U[:, v], 
 MIN_CLASS = 5
 
 
-def neuron_activations(
-    ctx: ClaimContext, ref: ModelRef, neurons: list[tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Post-activations of selected neurons at every position, and the token sample, memoised on disk."""
-    from fixtures import hooks
-
-    def compute(model: LoadedModel, sample: TokenSample) -> tuple[np.ndarray, np.ndarray]:
-        by_layer: dict[int, list[int]] = {}
-        for k, (layer, _neuron) in enumerate(neurons):
-            by_layer.setdefault(layer, []).append(k)
-        out = np.empty((sample.tokens.size, len(neurons)), dtype=np.float32)
-        rows = dict.fromkeys(by_layer, 0)
-
-        def hook_for(layer: int):  # type: ignore[no-untyped-def]
-            cols = by_layer[layer]
-            idx = [neurons[k][1] for k in cols]
-
-            def hook(act, name):  # type: ignore[no-untyped-def]
-                flat = act.detach().float().reshape(-1, act.shape[-1])[:, idx].cpu().numpy()
-                out[rows[layer] : rows[layer] + flat.shape[0], cols] = flat
-                rows[layer] += flat.shape[0]
-
-            return hook
-
-        ctx.workbench.mlp_pass(model, sample.tokens, [(hooks.MLP_POST, layer, hook_for(layer)) for layer in by_layer])
-        return out, sample.tokens
-
-    return ctx.workbench.derived_on_sample(
-        "neuron-activations", 1, ref, ctx.corpus_name, compute, extra={"neurons": neurons}
-    )
-
-
 @claim(
     "P4",
     title="suppression neurons fire when a suppressed token comes next",
@@ -297,7 +263,7 @@ def suppression_fires_before_class(ctx: ClaimContext) -> Evidence:
     w_u = w_u / w_u.norm(dim=0, keepdim=True).clamp_min(1e-12)
     w_outs = model.bridge.W_out.detach().float()  # once: the bridge stacks every layer's weights on each access
     neurons = [(int(r.layer), int(r.neuron)) for r in chosen.itertuples()]
-    acts, tokens = neuron_activations(ctx, ctx.model, neurons)
+    acts, tokens = ctx.workbench.neuron_post(ctx.model, ctx.corpus_name, neurons)
     next_tokens = np.concatenate([tokens[:, 1:], np.full((tokens.shape[0], 1), -1)], axis=1).reshape(-1)
     valid = next_tokens >= 0
     rng = np.random.default_rng(ctx.workbench.settings.seed)

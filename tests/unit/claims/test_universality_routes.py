@@ -88,3 +88,31 @@ def test_raw_activations_on_a_capped_sample_leave_universality_to_the_streaming_
     assert int(moments["count"]) == 8192  # the moments are streamed over the whole budget
     with pytest.raises(ValueError, match="separately"):
         bench.activations(ref, str(text_dir), (MLP_POST_RAW, "mlp_post.moments"))
+
+
+def test_named_neurons_read_from_a_stored_sample_equal_their_own_pass(
+    tiny_dirs, text_dir, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P4's suppression neurons: a run that stores the raw sample reads their columns instead of a second pass."""
+    from fixtures.workbench import RunSettings, Workbench
+
+    monkeypatch.setenv("NEURON_CLAIMS_CACHE", str(tmp_path / "cache"))
+    ref = models.resolve_model(str(tiny_dirs["random0"]))
+    neurons = [(1, 3), (0, 5), (1, 0), (0, 5)]
+
+    def read(plan: set[str]) -> tuple[np.ndarray, np.ndarray, int]:
+        bench = Workbench(RunSettings(4096, 4096, 64, "cpu", "float32", 0, None, None))
+        bench.plan = {(ref.name, str(text_dir)): frozenset(plan)}
+        if plan:
+            bench.activations(ref, str(text_dir), (MLP_POST_RAW,))  # another claim stored the sample
+        before = FORWARD.count
+        acts, tokens = bench.neuron_post(ref, str(text_dir), neurons)
+        return acts, tokens, FORWARD.count - before
+
+    stored, stored_tokens, stored_passes = read({MLP_POST_RAW})
+    passed, passed_tokens, passes = read(set())
+    assert (stored_passes, passes) == (0, 1)
+    np.testing.assert_array_equal(stored_tokens, passed_tokens)
+    assert stored.shape == (stored_tokens.size, len(neurons)) and stored.dtype == np.float32
+    np.testing.assert_array_equal(stored, passed)
+    np.testing.assert_array_equal(stored[:, 1], stored[:, 3])
