@@ -113,6 +113,7 @@ def test_named_neurons_read_from_a_stored_sample_equal_their_own_pass(
     passed, passed_tokens, passes = read(set())
     assert (stored_passes, passes) == (0, 1)
     np.testing.assert_array_equal(stored_tokens, passed_tokens)
-    assert stored.shape == (stored_tokens.size, len(neurons)) and stored.dtype == np.float32
+    assert stored.shape == (stored_tokens.size, len(neurons))
+    assert stored.dtype == np.float32
     np.testing.assert_array_equal(stored, passed)
     np.testing.assert_array_equal(stored[:, 1], stored[:, 3])
