@@ -6,8 +6,11 @@ only streamed (`docs/streaming.md`), and from these the disk, the peak memory an
 cover the token-level sample, at most the sample cap (`--claims-sample-tokens`) whatever the budget:
 
     stored raw activations (disk, and RAM while one model's pass builds them)  sample x layers x d_mlp x 2 bytes
-    streaming family pass (memory)          weights + pairs x (n^2 x 12 + layers x d^2 x 12) + chunk buffers
+    streaming family pass (memory)          weights + pairs x (n^2 x 12 + layers x d^2 x 12) + n^2 x 8 + chunk buffers
     compute                                 2 x params x tokens per model + pairs x 2 x tokens x n^2
+
+(pairs: the reference against each other seed, the first control against each other control; U2's rotated copy
+is derived from the first pair's sums at the end: n^2 x 8 bytes, no product over the tokens.)
 
 Time is compute over rates measured in docs/benchmark.md (the H200's family pass for GPUs, the 2-core engine
 benchmark for CPUs): an estimate to size a run, not a promise. Shapes come from each model's config.json, or for
@@ -125,13 +128,15 @@ def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], 
         else:
             disk, memory, route = 0.0, weights, "stream"
         if members >= 2:
-            pairs = (members - 1) + (controls - 1 if controls >= 2 else 0) + 1
+            pairs = (members - 1) + (controls - 1 if controls >= 2 else 0)  # streamed comparison pairs
             batch = BATCH_CONTEXTS * settings.context_length
-            # sums; one shared set of float32 chunk buffers (+ bfloat16 copies and the product on GPU); the batch
-            memory += pairs * 12 * (n * n + layers * d * d) + 2 * batch * n * 4 + len(refs) * batch * n * 2
+            # sums, the reference's Gram blocks and at the end the rotated copy (engine/family.py); one shared set of
+            # float32 chunk buffers (+ bfloat16 copies and the product on GPU); the batch
+            memory += pairs * 12 * (n * n + layers * d * d) + 12 * layers * d * d + 8 * n * n
+            memory += 2 * batch * n * 4 + len(refs) * batch * n * 2
             if settings.device.startswith("cuda"):
                 memory += 2 * batch * n * 2 + 4 * n * n
-            correlation = pairs * 2.0 * tokens * n * n
+            correlation = pairs * 2.0 * tokens * n * n + 2.0 * tokens * n * d
         groups.append(Group(case.subject, case.dataset, len(refs), tokens, route, disk, memory, forward, correlation))
     return groups
 

@@ -77,7 +77,14 @@ class CrossCorrelation:
     """
 
     def __init__(
-        self, n_a: int, layers_b: int, d_b: int, device: str | torch.device = "cpu", precision: str = "float32"
+        self,
+        n_a: int,
+        layers_b: int,
+        d_b: int,
+        device: str | torch.device = "cpu",
+        precision: str = "float32",
+        *,
+        partials: bool = True,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -100,10 +107,17 @@ class CrossCorrelation:
         self.sq_a = torch.zeros(n_a, **f64)
         self.cross = torch.zeros(n_a, n_b, **f64)
         self.blocks_b = torch.zeros(layers_b, d_b, d_b, **f64)
-        # float32 partial sums since the last flush; the extra row/column hold sum_b / sum_a / token count
-        self._cross32 = torch.zeros(self._width(n_a + 1), self._width(n_b + 1), **f32)
+        # float32 partial sums since the last flush; the extra row/column hold sum_b / sum_a / token count. A copy
+        # made by `rotated_copy` takes no updates and has none (partials=False).
+        self._partials = partials
+        cross_shape = (self._width(n_a + 1), self._width(n_b + 1)) if partials else (0, 0)
+        self._cross32 = torch.zeros(*cross_shape, **f32)
         self._blocks32 = torch.zeros(layers_b, d_b, d_b, **f32)
         self._sq32 = torch.zeros(n_a, **f32)
+        # A's within-layer Gram blocks, accumulated only after `track_gram_a` (what `rotated_copy` needs)
+        self.layers_a, self.d_a = 0, 0
+        self.blocks_a: Tensor | None = None
+        self._blocks_a32: Tensor | None = None
         self._pending = 0
         self._shift_tokens = 0  # tokens the current shift was estimated from
         # chunk buffers by name: "a<n>" / "b<n>" [capacity, n + 1] with a last column of ones
@@ -114,6 +128,8 @@ class CrossCorrelation:
 
         Any float dtype is accepted (float16 from the activation store is converted during the shift).
         """
+        if not self._partials:
+            raise ValueError("a rotated copy holds finished sums and takes no updates")
         if a.shape[0] != b.shape[0]:
             raise ValueError(f"token counts differ: A has {a.shape[0]}, B has {b.shape[0]}")
         n_b = self.layers_b * self.d_b
@@ -160,6 +176,10 @@ class CrossCorrelation:
         else:
             with tf32(self.precision == "tf32"):
                 self._cross32.addmm_(buf_a.T, buf_b)
+        if self._blocks_a32 is not None:  # before A is squared in place below
+            al = a_s.unflatten(1, (self.layers_a, self.d_a)).transpose(0, 1)
+            with tf32(self.precision != "float32"):
+                self._blocks_a32.baddbmm_(al.transpose(1, 2), al)
         # diag(A^T A): square the shifted A in place (the GEMM is done with it) and sum with the ones column
         a_s.square_()
         self._sq32.addmv_(a_s.T, buf_a[:, self.n_a])
@@ -191,12 +211,9 @@ class CrossCorrelation:
         sa, sb = self.sum_a.clone(), self.sum_b.clone()
         self.cross += n * torch.outer(da, db) - torch.outer(da, sb) - torch.outer(sa, db)
         self.sq_a += n * da * da - 2.0 * da * sa
-        dbl, sbl = db.view(self.layers_b, self.d_b), sb.view(self.layers_b, self.d_b)
-        self.blocks_b += (
-            n * dbl.unsqueeze(2) * dbl.unsqueeze(1)
-            - dbl.unsqueeze(2) * sbl.unsqueeze(1)
-            - sbl.unsqueeze(2) * dbl.unsqueeze(1)
-        )
+        self.blocks_b += _reshifted_blocks(n, db.view(self.layers_b, self.d_b), sb.view(self.layers_b, self.d_b))
+        if self.blocks_a is not None:
+            self.blocks_a += _reshifted_blocks(n, da.view(self.layers_a, self.d_a), sa.view(self.layers_a, self.d_a))
         self.sum_a -= n * da
         self.sum_b -= n * db
         self.shift_a, self.shift_b = new_a, new_b
@@ -218,6 +235,52 @@ class CrossCorrelation:
         H200 ran the unpadded bfloat16 product at 158 TFLOP/s; docs/benchmark.md). Zeros add nothing to any sum.
         """
         return -(-cols // CUDA_ALIGN) * CUDA_ALIGN if self.device.type == "cuda" else cols
+
+    def track_gram_a(self, layers_a: int) -> None:
+        """Also accumulate A's within-layer Gram blocks (1/layers_a of the cross product's work), for `rotated_copy`."""
+        if self.n or self.shift_a is not None:
+            raise ValueError("track_gram_a must come before the first update")
+        if layers_a < 1 or self.n_a % layers_a:
+            raise ValueError(f"{self.n_a} neurons of A do not split into {layers_a} layers")
+        self.layers_a, self.d_a = layers_a, self.n_a // layers_a
+        self.blocks_a = torch.zeros(layers_a, self.d_a, self.d_a, dtype=torch.float64, device=self.device)
+        self._blocks_a32 = torch.zeros(layers_a, self.d_a, self.d_a, dtype=torch.float32, device=self.device)
+
+    def rotated_copy(self, rotation: Tensor) -> CrossCorrelation:
+        """The sums that A rotated within each layer (a'_l = R_l a_l) against the same B would have accumulated.
+
+        Exact algebra on these sums, no second product: sum_a' = R sum_a and cross' = R cross per layer, and
+        diag(A'^T A') = r_k^T G_l r_k from A's within-layer Gram blocks G_l (`track_gram_a`). B's sums are shared.
+        The rotated activations are never formed, so, unlike a stored rotated copy, they are not rounded either.
+
+        Args:
+            rotation: [layers_a, d_a, d_a]; row k of rotation[l] is the k-th rotated direction of layer l, as in
+                torch.einsum("tld,lkd->tlk", a, rotation).
+
+        Returns:
+            A finished accumulator (it takes no updates) for `max_correlation` / `baseline_max_correlation`.
+        """
+        if self.blocks_a is None:
+            raise ValueError("rotated_copy needs track_gram_a before the first update")
+        if tuple(rotation.shape) != (self.layers_a, self.d_a, self.d_a):
+            raise ValueError(f"rotation must be [{self.layers_a}, {self.d_a}, {self.d_a}], got {tuple(rotation.shape)}")
+        self._flush()
+        if self.shift_a is None or self.shift_b is None:
+            raise ValueError("no tokens accumulated")
+        r = rotation.to(self.device, torch.float64)
+        layers, d = self.layers_a, self.d_a
+
+        def rotate_rows(x: Tensor) -> Tensor:  # [n_a, ...] layer-major rows -> R_l x_l per layer
+            return torch.bmm(r, x.reshape(layers, d, -1)).reshape(x.shape)
+
+        copy = CrossCorrelation(self.n_a, self.layers_b, self.d_b, self.device, self.precision, partials=False)
+        copy.n, copy._shift_tokens = self.n, self._shift_tokens
+        copy.shift_a, copy.shift_b = rotate_rows(self.shift_a.double()).float(), self.shift_b.clone()
+        copy.sum_a, copy.sum_b = rotate_rows(self.sum_a), self.sum_b.clone()
+        copy.sq_a = (torch.bmm(r, self.blocks_a) * r).sum(2).reshape(-1)
+        copy.cross = rotate_rows(self.cross)
+        copy.blocks_b = self.blocks_b.clone()
+        return copy
 
     def share_workspace(self, other: CrossCorrelation) -> None:
         """Use `other`'s chunk buffers instead of allocating a second set.
@@ -243,6 +306,9 @@ class CrossCorrelation:
         c.zero_()
         self._sq32.zero_()
         self._blocks32.zero_()
+        if self.blocks_a is not None and self._blocks_a32 is not None:
+            self.blocks_a += self._blocks_a32
+            self._blocks_a32.zero_()
         self._pending = 0
 
     def release_buffers(self) -> None:
@@ -326,6 +392,15 @@ class CrossCorrelation:
                 corr_l = _safe_divide(cov_l, torch.outer(sd_a[rows], sd_l))
                 best[rows] = torch.maximum(best[rows], corr_l.max(dim=1).values)
         return best
+
+
+def _reshifted_blocks(n: float, delta: Tensor, sums: Tensor) -> Tensor:
+    """What moving the shift by `delta` ([layers, d]) adds to within-layer Gram blocks with these shifted `sums`."""
+    return (
+        n * delta.unsqueeze(2) * delta.unsqueeze(1)
+        - delta.unsqueeze(2) * sums.unsqueeze(1)
+        - sums.unsqueeze(2) * delta.unsqueeze(1)
+    )
 
 
 def _check_bf16_product(device: torch.device) -> None:

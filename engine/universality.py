@@ -123,6 +123,7 @@ class Comparisons:
         baselines: which of "gaussian", "orthogonal" `finish` computes.
         device: where the accumulators live.
         precision: the GEMM precision of `CrossCorrelation` ("float32" anywhere; "tf32"/"bfloat16" on CUDA).
+        accs: finished accumulators to use instead of new ones (the baseline seeds are drawn all the same).
     """
 
     def __init__(
@@ -134,6 +135,7 @@ class Comparisons:
         baselines: Sequence[str] = BASELINES,
         device: str | torch.device = "cpu",
         precision: str = "float32",
+        accs: Sequence[CrossCorrelation] | None = None,
     ) -> None:
         unknown = [b for b in baselines if b not in BASELINES]
         if unknown:
@@ -147,6 +149,11 @@ class Comparisons:
             for k in range(len(shapes))
             for kind in BASELINES
         }
+        if accs is not None:  # sums finished elsewhere (a rotated copy), one per comparison model
+            if len(accs) != len(self.shapes):
+                raise ValueError(f"{len(accs)} accumulators for {len(self.shapes)} comparison models")
+            self.accs = list(accs)
+            return
         self.accs = [CrossCorrelation(n_a, layers, d, device, precision) for layers, d in self.shapes]
         for acc in self.accs[1:]:
             acc.share_workspace(self.accs[0])

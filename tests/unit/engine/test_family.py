@@ -1,4 +1,4 @@
-"""The streaming family pass's statistics equal the stored-activation pipeline's on the same activations."""
+"""The family pass's statistics equal the pairwise pipeline's on the same activations, streamed or stored."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.correlation import haar_orthogonal
-from engine.family import FamilyCorrelations
+from engine.correlation import CrossCorrelation, gaussian_unit_rows, haar_orthogonal
+from engine.family import FamilyCorrelations, family_from_arrays
 from engine.universality import cross_model_correlations
 
 torch.set_num_threads(1)
@@ -25,8 +25,9 @@ def _family(seed: int, n: int) -> list[np.ndarray]:
 
 
 def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
+    """The reference rotated within each layer, in float32 (the family pass derives it and never rounds it)."""
     rotation = haar_orthogonal(LAYERS, D, torch.Generator().manual_seed(seed)).float()
-    return torch.einsum("tld,lkd->tlk", torch.from_numpy(acts.astype(np.float32)), rotation).numpy().astype(np.float16)
+    return torch.einsum("tld,lkd->tlk", torch.from_numpy(acts.astype(np.float32)), rotation).numpy()
 
 
 def test_a_streamed_family_equals_the_stored_pipeline_batch_by_batch() -> None:
@@ -53,6 +54,43 @@ def test_a_streamed_family_equals_the_stored_pipeline_batch_by_batch() -> None:
         for kind in want.baselines:
             for g, w in zip(got.baselines[kind], want.baselines[kind], strict=True):
                 np.testing.assert_allclose(g.numpy(), w.numpy(), atol=1e-6)
+
+    from_arrays = family_from_arrays(members, controls, keep, seed=5, chunk_positions=256)
+    for got, want in ((from_arrays.members, run.members), (from_arrays.rotated, run.rotated)):
+        for g, w in zip(got.results, want.results, strict=True):
+            np.testing.assert_allclose(g.max_corr.numpy(), w.max_corr.numpy(), atol=1e-6)
+
+
+def test_the_rotated_copy_equals_correlating_rotated_activations() -> None:
+    """U2's control by algebra on the first pair's sums, against a second product over rotated activations."""
+    a, b = _family(3, 2)
+    rotation = haar_orthogonal(LAYERS, D, torch.Generator().manual_seed(9))
+    direct = CrossCorrelation(LAYERS * D, LAYERS, D)
+    derived = CrossCorrelation(LAYERS * D, LAYERS, D)
+    derived.track_gram_a(LAYERS)
+    for lo, hi in [(0, 5), (5, 300), (300, 600)]:  # the first chunks move the shift: the Gram blocks follow it
+        a32, b32 = torch.from_numpy(a[lo:hi].astype(np.float32)), torch.from_numpy(b[lo:hi].astype(np.float32))
+        direct.update(
+            torch.einsum("tld,lkd->tlk", a32, rotation.float()).reshape(hi - lo, -1), b32.reshape(hi - lo, -1)
+        )
+        derived.update(a32.reshape(hi - lo, -1), b32.reshape(hi - lo, -1))
+    copy = derived.rotated_copy(rotation)
+    np.testing.assert_allclose(copy.correlation().numpy(), direct.correlation().numpy(), atol=1e-5)
+    gaussian = gaussian_unit_rows(LAYERS, D, torch.Generator().manual_seed(4))
+    np.testing.assert_allclose(
+        copy.baseline_max_correlation(gaussian).numpy(), direct.baseline_max_correlation(gaussian).numpy(), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="takes no updates"):
+        copy.update(torch.zeros(2, LAYERS * D), torch.zeros(2, LAYERS * D))
+
+
+def test_a_rotated_copy_needs_the_gram_blocks_from_the_start() -> None:
+    acc = CrossCorrelation(LAYERS * D, LAYERS, D)
+    acc.update(torch.randn(10, LAYERS * D), torch.randn(10, LAYERS * D))
+    with pytest.raises(ValueError, match="before the first update"):
+        acc.track_gram_a(LAYERS)
+    with pytest.raises(ValueError, match="needs track_gram_a"):
+        acc.rotated_copy(haar_orthogonal(LAYERS, D, torch.Generator().manual_seed(0)))
 
 
 def test_a_family_pass_needs_two_seeds_and_no_lone_control() -> None:

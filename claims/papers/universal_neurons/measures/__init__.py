@@ -22,11 +22,10 @@ from fixtures.models import ModelRef
 from fixtures.stream import activations_code_fingerprint
 from fixtures.workbench import TokenisationMismatch, require_same_tokens
 
-UNIVERSALITY_VERSION = 1
+UNIVERSALITY_VERSION = 2  # 2: U2's rotated copy is exact algebra on the first pair's sums, not rounded to float16
 # The universal-neuron rule's fallback (engine/universality.py) as criterion thresholds, so every claim that picks
 # a universal set pre-registers the same fallback and its changelog moves with it.
 FALLBACK = {"fallback_top_frac": FALLBACK_TOP_FRACTION, "fallback_min_count": FALLBACK_MIN_COUNT}
-CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -92,29 +91,20 @@ def universality(ctx: ClaimContext, dataset: str | None = None) -> Universality:
     def from_stored() -> Universality:
         acts = [bench.activations(m, dataset, (MLP_POST_RAW,)) for m in refs]
         require_same_tokens([r.name for r in refs], [a.tokens for a in acts])
-        import torch
+        from engine.family import family_from_arrays
 
-        from engine.family import FamilyRun
-        from engine.universality import cross_model_correlations
-
-        keep = ~acts[0].excluded.reshape(-1)
         raws = [a.raw(MLP_POST_RAW) for a in acts]
         mraws, craws = raws[: len(members)], raws[len(members) :]
-        where: dict[str, Any] = {"device": bench.settings.device, "precision": precision}
-        run = cross_model_correlations(mraws[0], mraws[1:], keep, torch.Generator().manual_seed(seed), **where)
-        crun = None
-        if len(craws) >= 2:
-            crun = cross_model_correlations(craws[0], craws[1:], keep, torch.Generator().manual_seed(seed), **where)
-        rotated = cross_model_correlations(
-            _rotated(mraws[0], seed + 1),
-            mraws[1:2],
-            keep,
-            torch.Generator().manual_seed(seed),
-            baselines=("gaussian",),
-            **where,
+        run = family_from_arrays(
+            mraws,
+            craws if len(craws) >= 2 else [],  # one control has nothing to be compared with
+            ~acts[0].excluded.reshape(-1),
+            seed,
+            device=bench.settings.device,
+            precision=precision,
         )
         shapes = [(r.shape[1], r.shape[2]) for r in raws]
-        return _assemble(FamilyRun(run, crun, rotated), shapes, len(members), labels, control_labels)
+        return _assemble(run, shapes, len(members), labels, control_labels)
 
     def streamed() -> Universality:
         from engine.family import FamilyCorrelations
@@ -166,24 +156,6 @@ def _assemble(
         n_tokens=run.members.n_tokens,
         comparisons=tuple(labels),
     )
-
-
-def _rotated(acts: np.ndarray, seed: int) -> np.ndarray:
-    """A Haar-rotated copy of a model's neurons, layer by layer (the numerator of U2's rotation control)."""
-    import torch
-
-    from engine.correlation import haar_orthogonal
-
-    n_pos, n_layers, d = acts.shape
-    rotation = haar_orthogonal(n_layers, d, torch.Generator().manual_seed(seed)).float()
-    out = np.empty(acts.shape, dtype=np.float16)
-    for start in range(0, n_pos, CHUNK):
-        # float16 <-> float32 by torch, not numpy's software cast: the same exact widening and round-to-nearest-even
-        block = torch.from_numpy(
-            np.array(acts[start : start + CHUNK])
-        ).float()  # a copy: the store maps files read-only
-        torch.from_numpy(out[start : start + CHUNK]).copy_(torch.einsum("tld,lkd->tlk", block, rotation))
-    return out
 
 
 def _table(run: Any, labels: list[str], n_layers: int, d_mlp: int) -> pd.DataFrame:
