@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import signal
 import textwrap
 from pathlib import Path
@@ -473,3 +474,12 @@ def test_claims_plan_under_xdist_is_a_usage_error_naming_the_fix(pytester: pytes
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--claims-plan", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--claims-plan plans the run in one process: leave out -n*"])
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only (elsewhere a no-op)"
+)
+def test_a_claims_run_tells_glibc_to_keep_freed_memory_for_reuse() -> None:
+    from fixtures.plugin import _keep_freed_memory
+
+    assert _keep_freed_memory()
