@@ -44,8 +44,8 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
 
             return hook
 
-        hooked = [(hooks.ATTN_Z, layer, hook_for(layer)) for layer in range(model.n_layers)]
-        ctx.workbench.hooked_pass(model, sample.tokens, hooked)
+        hooked = [(hooks.attn_z(layer), hook_for(layer)) for layer in range(model.n_layers)]
+        ctx.workbench.forward_pass(model, sample.tokens, hooked)
         return out, ~sample.excluded.reshape(-1)
 
     return ctx.workbench.derived_on_sample("head-norms", HEAD_NORMS_VERSION, ref, ctx.corpus_name, compute)
