@@ -51,6 +51,10 @@ def _build(kind: str, folder: Path) -> Path:
             **common,
         )
         model = LlamaForCausalLM(config)
+    with torch.no_grad():  # random init leaves biases at zero, which would hide a hook that sees them differently
+        for name, param in model.named_parameters():
+            if name.endswith("bias") and "ln" not in name and "norm" not in name:
+                param.normal_(0.0, 0.1)
     model.save_pretrained(folder)
     load_tokenizer().save_pretrained(folder)
     return folder
