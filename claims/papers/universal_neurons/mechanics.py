@@ -20,6 +20,7 @@ from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
 from engine.inference import pearson_beyond_shuffle, pearson_with_interval
 from fixtures.activations import MLP_PRE_MOMENTS
+from fixtures.architectures import architecture
 
 
 @claim(
@@ -46,7 +47,7 @@ from fixtures.activations import MLP_PRE_MOMENTS
     paper_numbers="Pearson r = -0.69 / -0.63 / -0.58 (GPT2-small / medium / Pythia-160m)",
 )
 def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
-    if ctx.loaded(ctx.model).gated:
+    if architecture(ctx.model.config()).gated:  # from config.json: an undefined row loads no weights
         raise NotApplicable(
             f"undefined: {ctx.model.name} has a gated MLP (silu(w_gate·x) (w_up·x) w_out); flipping w_up and w_out "
             "together leaves every neuron unchanged, so the sign of cos(w_gate, w_out) is arbitrary and its "
