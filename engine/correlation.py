@@ -105,15 +105,16 @@ class CrossCorrelation:
         self.sum_a = torch.zeros(n_a, **f64)
         self.sum_b = torch.zeros(n_b, **f64)
         self.sq_a = torch.zeros(n_a, **f64)
-        self.cross = torch.zeros(n_a, n_b, **f64)
-        self.blocks_b = torch.zeros(layers_b, d_b, d_b, **f64)
-        # float32 partial sums since the last flush; the extra row/column hold sum_b / sum_a / token count. A copy
-        # made by `rotated_copy` takes no updates and has none (partials=False).
+        # a copy made by `rotated_copy` gets its totals from there: nothing [n_a, n_b]-sized is allocated for it here
+        big = 1 if partials else 0
+        self.cross = torch.zeros(n_a * big, n_b * big, **f64)
+        self.blocks_b = torch.zeros(layers_b * big, d_b, d_b, **f64)
+        # float32 partial sums since the last flush; the extra row/column hold sum_b / sum_a / token count (none
+        # for a copy made by `rotated_copy`, which takes no updates: partials=False)
         self._partials = partials
-        cross_shape = (self._width(n_a + 1), self._width(n_b + 1)) if partials else (0, 0)
-        self._cross32 = torch.zeros(*cross_shape, **f32)
-        self._blocks32 = torch.zeros(layers_b, d_b, d_b, **f32)
-        self._sq32 = torch.zeros(n_a, **f32)
+        self._cross32 = torch.zeros(self._width(n_a + 1) * big, self._width(n_b + 1) * big, **f32)
+        self._blocks32 = torch.zeros(layers_b * big, d_b, d_b, **f32)
+        self._sq32 = torch.zeros(n_a * big, **f32)
         # A's within-layer Gram blocks, accumulated only after `track_gram_a` (what `rotated_copy` needs)
         self.layers_a, self.d_a = 0, 0
         self.blocks_a: Tensor | None = None

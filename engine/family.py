@@ -96,7 +96,6 @@ class FamilyCorrelations:
         if self.controls is not None:  # every accumulator overwrites the chunk buffers on each update: one set
             for acc in self.controls.accs:
                 acc.share_workspace(self.members.accs[0])
-        self.rotation = haar_orthogonal(layers, d, torch.Generator().manual_seed(seed + 1)).to(self.device)
 
     def update(self, members: Sequence[Tensor], controls: Sequence[Tensor] = ()) -> None:
         """Add one batch: the same kept positions of every seed and control, each [positions, layers, d_mlp]."""
@@ -123,19 +122,21 @@ class FamilyCorrelations:
     def finish(self) -> FamilyRun:
         """Max correlations and baselines of all three parts."""
         members = self.members.finish()
+        # the controls first: they share the members' chunk buffers, which are freed only when both have finished
+        controls = None if self.controls is None else self.controls.finish()
         layers, d = self.member_shapes[0]
         rotated = Comparisons(
             layers * d,
             self.member_shapes[1:2],
             torch.Generator().manual_seed(self.seed),
             baselines=("gaussian",),
-            accs=[self.members.accs[0].rotated_copy(self.rotation)],
+            accs=[
+                self.members.accs[0].rotated_copy(
+                    haar_orthogonal(layers, d, torch.Generator().manual_seed(self.seed + 1))
+                )
+            ],
         )
-        return FamilyRun(
-            members=members,
-            controls=None if self.controls is None else self.controls.finish(),
-            rotated=rotated.finish(),
-        )
+        return FamilyRun(members=members, controls=controls, rotated=rotated.finish())
 
     @property
     def n_tokens(self) -> int:
@@ -167,6 +168,10 @@ def family_from_arrays(
     n_pos = members[0].shape[0]
     if any(a.shape[0] != n_pos for a in (*members, *controls)):
         raise ValueError("every model's activations must cover the same positions")
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool).reshape(-1)
+        if keep.shape[0] != n_pos:
+            raise ValueError(f"keep has {keep.shape[0]} entries for {n_pos} positions")
     fam = FamilyCorrelations(
         [(m.shape[1], m.shape[2]) for m in members],
         [(c.shape[1], c.shape[2]) for c in controls],
@@ -175,7 +180,7 @@ def family_from_arrays(
         precision=precision,
     )
     for start in range(0, n_pos, chunk_positions):
-        rows = None if keep is None else np.asarray(keep[start : start + chunk_positions], dtype=bool)
+        rows = None if keep is None else keep[start : start + chunk_positions]
 
         def block(acts: np.ndarray, start: int = start, rows: np.ndarray | None = rows) -> Tensor:
             # a copy either way: the store maps its files read-only

@@ -56,7 +56,12 @@ def test_a_streamed_family_equals_the_stored_pipeline_batch_by_batch() -> None:
                 np.testing.assert_allclose(g.numpy(), w.numpy(), atol=1e-6)
 
     from_arrays = family_from_arrays(members, controls, keep, seed=5, chunk_positions=256)
-    for got, want in ((from_arrays.members, run.members), (from_arrays.rotated, run.rotated)):
+    assert from_arrays.controls is not None
+    for got, want in (
+        (from_arrays.members, run.members),
+        (from_arrays.controls, run.controls),
+        (from_arrays.rotated, run.rotated),
+    ):
         for g, w in zip(got.results, want.results, strict=True):
             np.testing.assert_allclose(g.max_corr.numpy(), w.max_corr.numpy(), atol=1e-6)
 
@@ -104,3 +109,9 @@ def test_a_batch_with_the_wrong_number_of_models_is_refused() -> None:
     fam = FamilyCorrelations([(LAYERS, D)] * 2, [], seed=0)
     with pytest.raises(ValueError, match="expected 2 seeds and 0 controls"):
         fam.update([torch.zeros(3, LAYERS, D)])
+
+
+def test_stored_activations_with_a_mask_of_the_wrong_length_are_refused() -> None:
+    members = _family(0, 2)
+    with pytest.raises(ValueError, match="keep has 10 entries"):
+        family_from_arrays(members, [], np.ones(10, dtype=bool), seed=0)
