@@ -20,7 +20,21 @@ from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
 from engine.inference import pearson_beyond_shuffle, pearson_with_interval
 from fixtures.activations import MLP_PRE_MOMENTS
-from fixtures.architectures import architecture
+from fixtures.architectures import declared_architecture
+from fixtures.models import ModelSpecError
+
+
+def _gated(ctx: ClaimContext) -> bool:
+    """Whether the row's model has a gated MLP.
+
+    Declared by its config.json's type, so an undefined row loads no weights; from the loaded model when the
+    config is not on disk yet (a hub model) or its type is not declared.
+    """
+    try:
+        declared = declared_architecture(ctx.model.config())
+    except ModelSpecError:
+        declared = None
+    return declared.gated if declared is not None else ctx.loaded(ctx.model).gated
 
 
 @claim(
@@ -47,7 +61,7 @@ from fixtures.architectures import architecture
     paper_numbers="Pearson r = -0.69 / -0.63 / -0.58 (GPT2-small / medium / Pythia-160m)",
 )
 def frequency_vs_cosine(ctx: ClaimContext) -> Evidence:
-    if architecture(ctx.model.config()).gated:  # from config.json: an undefined row loads no weights
+    if _gated(ctx):
         raise NotApplicable(
             f"undefined: {ctx.model.name} has a gated MLP (silu(w_gate·x) (w_up·x) w_out); flipping w_up and w_out "
             "together leaves every neuron unchanged, so the sign of cos(w_gate, w_out) is arbitrary and its "
