@@ -6,7 +6,8 @@ only streamed (`docs/streaming.md`), and from these the disk, the peak memory an
 cover the token-level sample, at most the sample cap (`--claims-sample-tokens`) whatever the budget:
 
     stored raw activations (disk, and RAM while one model's pass builds them)  sample x layers x d_mlp x 2 bytes
-    streaming family pass (memory)          weights + pairs x (n^2 x 12 + layers x d^2 x 12) + n^2 x 8 + chunk buffers
+    streaming family pass (memory)          weights + pairs x (n^2 x 12 + layers x d^2 x 12) + chunk buffers
+                                            + layers x d^2 x 12 + n^2 x 8 (the rotated copy, below)
     compute                                 2 x params x tokens per model + pairs x 2 x tokens x n^2
 
 (pairs: the reference against each other seed, the first control against each other control; U2's rotated copy
