@@ -27,7 +27,8 @@ Speed: the per-token work is one float32 GEMM [n_a+1, T] x [T, n_b+1] — a ones
 chunks makes the same GEMM produce the column sums and the token count — plus B's within-layer Gram blocks
 (a further n_b * d_b per token, i.e. 1/layers_a of the cross product) and one elementwise square for diag(A^T A).
 The shifted chunks are written into reused buffers, so no per-chunk allocation or float64 pass over [T, n] data
-happens. `scripts/benchmark.py` measures this against a plain matmul.
+happens. On a CPU the products go through `engine.blas` (OpenBLAS where torch's MKL is slow, i.e. on non-Intel
+CPUs). `scripts/benchmark.py` measures this against a plain matmul.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from engine import blas
 
 PRECISIONS = ("float32", "tf32", "bfloat16")
 CUDA_ALIGN = 64  # chunk buffers' columns on CUDA are a multiple of this (see CrossCorrelation._width)
@@ -176,11 +179,11 @@ class CrossCorrelation:
             self._cross32.add_(torch.mm(a16.T, b16, out_dtype=torch.float32))
         else:
             with tf32(self.precision == "tf32"):
-                self._cross32.addmm_(buf_a.T, buf_b)
+                blas.addmm_(self._cross32, buf_a.T, buf_b)
         if self._blocks_a32 is not None:  # before A is squared in place below
             al = a_s.unflatten(1, (self.layers_a, self.d_a)).transpose(0, 1)
             with tf32(self.precision != "float32"):
-                self._blocks_a32.baddbmm_(al.transpose(1, 2), al)
+                blas.gram_lower_(self._blocks_a32, al)
         # diag(A^T A): square the shifted A in place (the GEMM is done with it) and sum with the ones column
         a_s.square_()
         self._sq32.addmv_(a_s.T, buf_a[:, self.n_a])
@@ -189,7 +192,7 @@ class CrossCorrelation:
         # In bfloat16 the values are already rounded to 8 mantissa bits, which TF32 holds exactly, so TF32 changes
         # nothing there but the speed (in float32 on an H200 these blocks took as long as the cross product).
         with tf32(self.precision != "float32"):
-            self._blocks32.baddbmm_(bl.transpose(1, 2), bl)
+            blas.gram_lower_(self._blocks32, bl)
         self._pending += t
         self.n += t
 
@@ -303,12 +306,12 @@ class CrossCorrelation:
         self.sum_a += c[:n_a, n_b]
         self.sum_b += c[n_a, :n_b]
         self.sq_a += self._sq32
-        self.blocks_b += self._blocks32
+        self.blocks_b += blas.symmetric_from_lower(self._blocks32)  # gram_lower_ defines the lower triangle
         c.zero_()
         self._sq32.zero_()
         self._blocks32.zero_()
         if self.blocks_a is not None and self._blocks_a32 is not None:
-            self.blocks_a += self._blocks_a32
+            self.blocks_a += blas.symmetric_from_lower(self._blocks_a32)
             self._blocks_a32.zero_()
         self._pending = 0
 

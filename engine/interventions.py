@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from engine import blas
+
 NORM_KINDS = ("LN", "RMS")
 THREADS = 1  # intra-op threads for the intervention computations (see `torch_threads`)
 T = TypeVar("T")
@@ -82,7 +84,7 @@ def norm_scale(resid: Tensor, kind: str, eps: float) -> Tensor:
 def readout_logits(resid: Tensor, W_U: Tensor, b_U: Tensor | None, kind: str, eps: float) -> Tensor:
     """Logits of a final residual: normalise(x) @ W_U + b_U (gain folded into W_U)."""
     x = centred(resid, kind)
-    logits = (x / norm_scale(resid, kind, eps).unsqueeze(-1)) @ W_U
+    logits = blas.mm(x / norm_scale(resid, kind, eps).unsqueeze(-1), W_U)
     return logits + b_U if b_U is not None else logits
 
 
@@ -204,7 +206,7 @@ def shifted_readout_metrics(
     d = resid.shape[-1]
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        base = x[start:stop] @ W_U  # [c, d_vocab]
+        base = blas.mm(x[start:stop], W_U)  # [c, d_vocab]
         tgt = targets[start:stop]
         for row in range(n_rows):
             delta = shifts[row, start:stop]

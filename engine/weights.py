@@ -23,6 +23,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from engine import blas
+
 COLUMNS = (
     "layer",
     "neuron",
@@ -129,7 +131,7 @@ def _vocab_moments(
     parts: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
     scratch: Tensor | None = None
     for start in range(0, unit_out.shape[0], rows_per_block):
-        c = unit_out[start : start + rows_per_block] @ unit_u  # [rows, vocab]
+        c = blas.mm(unit_out[start : start + rows_per_block], unit_u)  # [rows, vocab]
         if scratch is None or scratch.shape != c.shape:
             scratch = torch.empty_like(c)
         mean = c.mean(1)
