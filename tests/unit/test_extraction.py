@@ -51,9 +51,11 @@ def _build(kind: str, folder: Path) -> Path:
             **common,
         )
         model = LlamaForCausalLM(config)
-    with torch.no_grad():  # random init leaves biases at zero, which would hide a hook that sees them differently
-        for name, param in model.named_parameters():
-            if name.endswith("bias") and "ln" not in name and "norm" not in name:
+    with torch.no_grad():  # random init leaves biases at zero and norm gains at one, which would hide a hook
+        for name, param in model.named_parameters():  # that sees them differently (the bridge folds them away)
+            if "ln" in name or "norm" in name:
+                param.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+            elif name.endswith("bias"):
                 param.normal_(0.0, 0.1)
     model.save_pretrained(folder)
     load_tokenizer().save_pretrained(folder)
@@ -76,7 +78,7 @@ def _collect(model, kinds: list[str], plain: bool) -> dict[str, np.ndarray]:  # 
 @pytest.mark.parametrize("arch", ["gpt2", "neox", "llama"])
 def test_fast_path_equals_the_bridge_hooks(arch: str, tmp_path: Path) -> None:
     model = load_model(resolve_model(str(_build(arch, tmp_path / arch))))
-    kinds = [hooks.MLP_POST, hooks.MLP_PRE] + ([hooks.MLP_PRE_LINEAR] if arch == "llama" else [])
+    kinds = [hooks.MLP_POST, hooks.MLP_PRE, *{"llama": [hooks.MLP_PRE_LINEAR], "gpt2": [hooks.ATTN_Z]}.get(arch, [])]
     fast = _collect(model, kinds, plain=True)
     slow = _collect(model, kinds, plain=False)
     assert model._plain is not None

@@ -19,36 +19,18 @@ from claims.registry import Criterion, Needs, claim
 from claims.verdict import Axis, Effect, Evidence
 from engine.inference import mean_interval, two_sample_bootstrap_interval
 from engine.universality import universal_mask
-from fixtures import hooks
-from fixtures.activations import MLP_POST_STREAM
-from fixtures.models import LoadedModel, ModelRef
-from fixtures.tokens import TokenSample
-
-HEAD_NORMS_VERSION = 1
+from fixtures.activations import ATTN_Z_NORMS, MLP_POST_STREAM
+from fixtures.models import ModelRef
 
 
 def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray]:
-    """[positions, layers, heads] norms of each head's output before W_O, and the keep mask, memoised on disk."""
+    """[positions, layers, heads] norms of each head's output before W_O on the token-level sample, and the keep mask.
 
-    def compute(model: LoadedModel, sample: TokenSample) -> tuple[np.ndarray, np.ndarray]:
-        n_ctx, ctx_len = sample.tokens.shape
-        out = np.empty((n_ctx * ctx_len, model.n_layers, model.n_heads), dtype=np.float32)
-        state = {"row": 0}
-
-        def hook_for(layer: int):  # type: ignore[no-untyped-def]
-            def hook(z, hook):  # type: ignore[no-untyped-def]
-                norms = z.detach().float().norm(dim=-1).reshape(-1, z.shape[2])  # [batch*pos, heads]
-                out[state["row"] : state["row"] + norms.shape[0], layer] = norms.cpu().numpy()
-                if layer == model.n_layers - 1:
-                    state["row"] += norms.shape[0]
-
-            return hook
-
-        hooked = [(hooks.attn_z(layer), hook_for(layer)) for layer in range(model.n_layers)]
-        ctx.workbench.forward_pass(model, sample.tokens, hooked)
-        return out, ~sample.excluded.reshape(-1)
-
-    return ctx.workbench.derived_on_sample("head-norms", HEAD_NORMS_VERSION, ref, ctx.corpus_name, compute)
+    An activation product (fixtures/activations.py), so it comes from the same forward pass as the model's MLP
+    activations on this dataset, not from a pass of its own.
+    """
+    acts = ctx.activations(ref, (ATTN_Z_NORMS,))
+    return np.asarray(acts.raw(ATTN_Z_NORMS)), ~acts.excluded.reshape(-1)
 
 
 @claim(
@@ -58,7 +40,7 @@ def head_norms(ctx: ClaimContext, ref: ModelRef) -> tuple[np.ndarray, np.ndarray
     across seeds well above a rotation of the comparison model's heads, and above untrained seeds.""",
     paper_ref="§4.1 method (Eq. 3) applied to heads; §5.3 for the head scalar",
     axes=(Axis.GT3,),
-    needs=Needs(seeds=2, untrained_control=True),
+    needs=Needs(seeds=2, products=frozenset({ATTN_Z_NORMS}), untrained_control=True),
     version=2,
     criterion=Criterion(
         full="mean head excess correlation > 0 with its 95 % t-interval above 0, and >= {control_ratio} x the "
