@@ -11,7 +11,8 @@ Four measurements, each reported as a ratio against a baseline timed in this pro
    subset of neurons and extrapolated linearly to all of them (its cost is per neuron). Both run on one thread
    (the loop is single-threaded numpy), and the two agree on the subset.
 2. `CrossCorrelation.update` GFLOP/s (2·T·n_a·n_b flops, the cross product only) vs a plain float32 matmul of the
-   same shapes, interleaved repetitions, all cores.
+   same shapes, interleaved repetitions, all cores; and (2b) that matmul through `engine.blas` vs torch's own, which
+   shows whether routing the engine's products to OpenBLAS pays on this CPU.
 3. activation extraction tokens/s: TransformerBridge hooks on `blocks.{l}.mlp.hook_post` (and, if it can be driven
    standalone, the project's `ActivationStore._forward`) vs a raw Hugging Face forward with hooks on each block's
    `mlp.act`, on a tiny random GPT-2 built here (4 layers, d_model 128, d_mlp 512, vocab 4096).
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from engine import blas  # noqa: E402
 from engine.correlation import CrossCorrelation  # noqa: E402
 from engine.moments import moments  # noqa: E402
 
@@ -157,7 +159,12 @@ def bench_gemm(chunk: int, layers: int, d: int, chunks: int, repeats: int) -> di
         for _ in range(chunks):
             torch.mm(a.T, b, out=out)
 
-    times = _interleaved({"update": updates, "matmul": matmuls}, repeats)
+    def routed() -> None:  # the same product through engine.blas (scipy's OpenBLAS where MKL is slow)
+        for _ in range(chunks):
+            out.zero_()
+            blas.addmm_(out, a.T, b)
+
+    times = _interleaved({"update": updates, "matmul": matmuls, "routed": routed}, repeats)
     flops = 2.0 * chunk * n * n * chunks
     block_flops = 2.0 * chunk * n * d * chunks  # B's within-layer Gram blocks, extra work the update must do
     return {
@@ -166,6 +173,9 @@ def bench_gemm(chunk: int, layers: int, d: int, chunks: int, repeats: int) -> di
         "n_b": n,
         "tokens_per_repeat": chunk * chunks,
         "matmul_gflops": flops / times["matmul"] / 1e9,
+        "blas_route": blas.backend(),
+        "routed_gflops": flops / times["routed"] / 1e9,
+        "route_speedup": times["matmul"] / times["routed"],
         "update_gflops": flops / times["update"] / 1e9,
         "update_gflops_incl_blocks": (flops + block_flops) / times["update"] / 1e9,
         "ratio": times["matmul"] / times["update"],
@@ -381,6 +391,11 @@ def _table(res: dict[str, Any]) -> str:
         f"{g['update_gflops_incl_blocks']:.1f} incl. B's layer blocks) | "
         f"{g['matmul_gflops']:.1f} GFLOP/s plain float32 matmul | "
         f"**{100 * g['ratio']:.0f} %** (ceiling {100 * g['ceiling_from_blocks']:.0f} % from the blocks) | ≥70 % |"
+    )
+    lines.append(
+        f"| 2b | the same product through engine.blas (route: {g['blas_route']}), {res['threads']} threads | "
+        f"{g['routed_gflops']:.1f} GFLOP/s | {g['matmul_gflops']:.1f} GFLOP/s torch.mm | "
+        f"**{g['route_speedup']:.2f}×** | ≥1 |"
     )
     lines.append(
         f"| 3a | extraction via TransformerBridge hooks (hook_post), {e['tokens']:,} tokens | "

@@ -55,7 +55,7 @@ def _loop_reference(w_in, b_in, w_out, w_u, w_gate) -> list[dict[str, float]]:
 @pytest.mark.parametrize("gated", [False, True])
 def test_weight_statistics_match_a_per_neuron_loop(gated: bool) -> None:
     weights = _weights(0, gated)
-    table = weight_statistics(*weights, block_elements=7 * VOCAB)  # several vocab blocks per layer
+    table = weight_statistics(*weights, block_elements=7 * VOCAB)  # vocabulary blocks of 29: merged across blocks
     expected = _loop_reference(*weights)
     assert list(table.columns) == list(COLUMNS)
     assert len(table) == L * D_MLP
