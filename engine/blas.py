@@ -1,12 +1,14 @@
-"""Large float32 matrix products on the CPU, through whichever BLAS library is fast on this CPU.
+"""Large matrix products on the CPU, through whichever BLAS library is fast on this CPU.
 
 torch's CPU wheels do their matrix products in Intel MKL, which on other vendors' x86 CPUs takes a generic code
 path. On the AMD EPYC machines this project runs on, a single-thread float32 product [3073 x 2048] x [2048 x 3073]
 ran at 62-67 GFLOP/s through torch and 92-103 GFLOP/s through the OpenBLAS that scipy's wheels carry (it picks
-its kernels from the CPU's features, whatever the vendor); on Intel CPUs MKL is the fast one. So the engine's
-products that grow with the token count or the vocabulary (the correlation sums, the within-layer Gram blocks,
-the vocabulary moments) go through `addmm_` / `gram_lower_` / `mm` here, which use scipy's BLAS exactly when torch would use
-MKL on a CPU that is not Intel's. Everything else (GPUs, other dtypes, torch builds without MKL) stays in torch.
+its kernels from the CPU's features, whatever the vendor); float64 [3073 x 768] x [768 x 768] at 38 vs 47. On
+Intel CPUs MKL is the fast one. So the engine's products that grow with the token count, the vocabulary or the
+neuron count (the correlation sums, the within-layer Gram blocks, the rotation baselines, the vocabulary moments,
+the readout logits) go through `addmm_` / `gram_lower_` / `mm` here, which use scipy's BLAS exactly when torch
+would use MKL on a CPU that is not Intel's. Everything else (GPUs, other dtypes, torch builds without MKL, the
+models' own forward passes) stays in torch.
 
 OpenBLAS gets as many threads as torch has (`torch.get_num_threads()`: one per xdist worker, fixtures/plugin.py),
 so the two libraries never oversubscribe the cores. The two libraries round differently in the last bits (as two
@@ -55,7 +57,7 @@ def _auto_backend() -> str:
 
 
 def backend() -> str:
-    """The route of large float32 CPU products here: "openblas" (scipy's OpenBLAS) or "torch"."""
+    """The route of large float32/float64 CPU products here: "openblas" (scipy's OpenBLAS) or "torch"."""
     return FORCED or _auto_backend()
 
 
@@ -74,8 +76,12 @@ def _threads() -> Iterator[None]:
 
 
 def _routed(*tensors: Tensor) -> bool:
-    return backend() == "openblas" and all(
-        t.device.type == "cpu" and t.dtype == torch.float32 and not t.requires_grad for t in tensors
+    dtypes = {t.dtype for t in tensors}
+    return (
+        backend() == "openblas"
+        and len(dtypes) == 1
+        and dtypes <= {torch.float32, torch.float64}
+        and all(t.device.type == "cpu" and not t.requires_grad for t in tensors)
     )
 
 
@@ -88,13 +94,15 @@ def _fortran_operand(x: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(x).T, 0
 
 
-def _sgemm_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, beta: float = 1.0) -> None:
-    """In place: `out` = a @ b + beta * `out`, for a C-ordered float32 `out` (BLAS sees its Fortran-ordered out.T)."""
-    from scipy.linalg.blas import sgemm
+def _gemm_into(out: np.ndarray, a: np.ndarray, b: np.ndarray, beta: float = 1.0) -> None:
+    """In place: `out` = a @ b + beta * `out`, for a C-ordered `out` (BLAS sees its Fortran-ordered out.T)."""
+    from scipy.linalg.blas import dgemm, sgemm
+
+    gemm = dgemm if out.dtype == np.float64 else sgemm
 
     first, trans_a = _fortran_operand(b)
     second, trans_b = _fortran_operand(a)
-    result = sgemm(1.0, first, second, beta=beta, c=out.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
+    result = gemm(1.0, first, second, beta=beta, c=out.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
     if not np.shares_memory(result, out):  # f2py copied `c`: cannot happen for a C-ordered out, but never lose sums
         out[...] = result.T
 
@@ -104,7 +112,7 @@ def addmm_(out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if not _routed(out, a, b) or not out.is_contiguous():
         return out.addmm_(a, b)
     with _threads():
-        _sgemm_into(out.numpy(), a.numpy(), b.numpy())
+        _gemm_into(out.numpy(), a.numpy(), b.numpy())
     return out
 
 
@@ -117,14 +125,16 @@ def gram_lower_(out: Tensor, x: Tensor) -> Tensor:
     """
     if not _routed(out, x) or not out.is_contiguous():
         return out.baddbmm_(x.transpose(1, 2), x)
-    from scipy.linalg.blas import ssyrk
+    from scipy.linalg.blas import dsyrk, ssyrk
+
+    syrk = dsyrk if out.dtype == torch.float64 else ssyrk
 
     out_np, x_np = out.numpy(), x.numpy()
     with _threads():
         for i in range(out_np.shape[0]):
             xi = np.ascontiguousarray(x_np[i])  # [t, d]; BLAS sees xi.T, Fortran-ordered
             # out[i].T is Fortran-ordered; BLAS's upper triangle of it is out[i]'s lower triangle
-            result = ssyrk(1.0, xi.T, beta=1.0, c=out_np[i].T, trans=0, lower=0, overwrite_c=1)
+            result = syrk(1.0, xi.T, beta=1.0, c=out_np[i].T, trans=0, lower=0, overwrite_c=1)
             if not np.shares_memory(result, out_np):
                 out_np[i] = result.T
     return out
@@ -136,10 +146,10 @@ def symmetric_from_lower(m: Tensor) -> Tensor:
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:
-    """The product a @ b (2-D): a new float32 tensor from OpenBLAS when routed, else torch's own product."""
+    """The product a @ b (2-D): a new tensor from OpenBLAS when routed, else torch's own product."""
     if not _routed(a, b):
         return a @ b
-    out = torch.empty(a.shape[0], b.shape[1], dtype=torch.float32)
+    out = torch.empty(a.shape[0], b.shape[1], dtype=a.dtype)
     with _threads():
-        _sgemm_into(out.numpy(), a.numpy(), b.numpy(), beta=0.0)
+        _gemm_into(out.numpy(), a.numpy(), b.numpy(), beta=0.0)
     return out

@@ -392,7 +392,7 @@ class CrossCorrelation:
             sd_l = _sd(var_l, ((r @ raw[layer]) * r).sum(1))
             for start in range(0, self.n_a, _ROW_BLOCK):
                 rows = slice(start, min(start + _ROW_BLOCK, self.n_a))
-                cov_l = self._cov_rows(rows, cols, mean_a, mean_b) @ r.T  # [rows, d_b]
+                cov_l = blas.mm(self._cov_rows(rows, cols, mean_a, mean_b), r.T)  # [rows, d_b]
                 corr_l = _safe_divide(cov_l, torch.outer(sd_a[rows], sd_l))
                 best[rows] = torch.maximum(best[rows], corr_l.max(dim=1).values)
         return best

@@ -37,10 +37,13 @@ def test_addmm_accumulates_in_place_for_every_operand_layout(route: str) -> None
             torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_mm_matches_torch(route: str) -> None:
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_mm_matches_torch(route: str, dtype: torch.dtype) -> None:
     g = torch.Generator().manual_seed(2)
-    a, b = torch.randn(50, 24, generator=g), torch.randn(24, 33, generator=g)
-    torch.testing.assert_close(blas.mm(a, b), a @ b, rtol=1e-5, atol=1e-5)
+    a, b = torch.randn(50, 24, generator=g, dtype=dtype), torch.randn(33, 24, generator=g, dtype=dtype).T
+    product = blas.mm(a, b)
+    assert product.dtype == dtype
+    torch.testing.assert_close(product, a @ b, rtol=1e-5, atol=1e-5)
 
 
 def test_gram_blocks_accumulate_on_the_lower_triangle_of_strided_layers(route: str) -> None:
@@ -58,9 +61,10 @@ def test_other_dtypes_stay_with_torch() -> None:
     before = blas.FORCED
     blas.FORCED = "openblas"
     try:
-        a = torch.randn(8, 5, dtype=torch.float64)
-        assert blas.mm(a, a.T).dtype == torch.float64
+        a = torch.randn(8, 5, dtype=torch.float16)
+        assert blas.mm(a, a.T).dtype == torch.float16
         assert not blas._routed(a)
+        assert not blas._routed(torch.randn(3, 3), torch.randn(3, 3, dtype=torch.float64))
         assert not blas._routed(torch.randn(3, 3, requires_grad=True))
     finally:
         blas.FORCED = before
