@@ -135,7 +135,9 @@ def _vocab_moments(
     for start in range(0, unit_u_t.shape[0], vocab_per_block):
         acc.update(blas.mm(unit_u_t[start : start + vocab_per_block], unit_out.T))
     result = acc.result()
-    return result.mean, result.var, result.skew, result.kurt
+    # a zero w_out has no direction: its (NaN) row would read as a constant neuron (variance 0) in StreamingMoments
+    undefined = ~torch.isfinite(unit_out).all(1).cpu().numpy()
+    return tuple(np.where(undefined, np.nan, x) for x in (result.mean, result.var, result.skew, result.kurt))  # type: ignore[return-value]
 
 
 def _np(x: Tensor) -> np.ndarray:

@@ -95,3 +95,14 @@ def test_shape_mismatch_raises() -> None:
     w_in, b_in, w_out, w_u, _ = _weights(4)
     with pytest.raises(ValueError, match="W_out"):
         weight_statistics(w_in, b_in, w_out.transpose(1, 2), w_u)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_neuron_with_zero_w_out_has_undefined_vocab_moments(dtype: torch.dtype) -> None:
+    w_in, b_in, w_out, w_u, _ = _weights(5)
+    w_out[1, 4] = 0.0
+    table = weight_statistics(w_in, b_in, w_out, w_u, dtype=dtype, block_elements=7 * VOCAB)
+    dead = table[(table["layer"] == 1) & (table["neuron"] == 4)].iloc[0]
+    for column in ("vocab_mean", "vocab_var", "vocab_skew", "vocab_kurt"):
+        assert np.isnan(dead[column]), column
+    assert table.drop(dead.name)[["vocab_var", "vocab_kurt"]].notna().all().all()
