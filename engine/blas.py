@@ -75,13 +75,14 @@ def _threads() -> Iterator[None]:
         yield
 
 
-def _routed(*tensors: Tensor) -> bool:
+def _routed(*tensors: Tensor, ndim: int = 2) -> bool:
+    """Whether these operands go to OpenBLAS: CPU, one float dtype, no autograd, `ndim` dimensions, none empty."""
     dtypes = {t.dtype for t in tensors}
     return (
         backend() == "openblas"
         and len(dtypes) == 1
         and dtypes <= {torch.float32, torch.float64}
-        and all(t.device.type == "cpu" and not t.requires_grad for t in tensors)
+        and all(t.device.type == "cpu" and not t.requires_grad and t.ndim == ndim and t.numel() for t in tensors)
     )
 
 
@@ -116,15 +117,16 @@ def addmm_(out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-def gram_lower_(out: Tensor, x: Tensor) -> Tensor:
-    """In place: add x[i]^T x[i] to `out`[i] for every i, at least on and below the diagonal (3-D `x`: [i, t, d]).
+def gram_lower_(out: Tensor, x: Tensor) -> bool:
+    """In place: add x[i]^T x[i] to `out`[i] for every i (3-D `x`: [i, t, d]); True if only lower triangles changed.
 
-    Only the lower triangle of the result is defined: OpenBLAS's symmetric rank-k update (half a general product's
-    work) writes nothing above the diagonal, torch's batched product writes everything. Readers symmetrise from
-    the lower triangle (`symmetric_from_lower`).
+    OpenBLAS's symmetric rank-k update (half a general product's work) writes nothing above the diagonal; torch's
+    batched product writes everything. After a True, readers must symmetrise from the lower triangle
+    (`symmetrise_lower_`).
     """
-    if not _routed(out, x) or not out.is_contiguous():
-        return out.baddbmm_(x.transpose(1, 2), x)
+    if not _routed(out, x, ndim=3) or not out.is_contiguous():
+        out.baddbmm_(x.transpose(1, 2), x)
+        return False
     from scipy.linalg.blas import dsyrk, ssyrk
 
     syrk = dsyrk if out.dtype == torch.float64 else ssyrk
@@ -137,12 +139,17 @@ def gram_lower_(out: Tensor, x: Tensor) -> Tensor:
             result = syrk(1.0, xi.T, beta=1.0, c=out_np[i].T, trans=0, lower=0, overwrite_c=1)
             if not np.shares_memory(result, out_np):
                 out_np[i] = result.T
-    return out
+    return True
 
 
-def symmetric_from_lower(m: Tensor) -> Tensor:
-    """The symmetric matrices (batched over the first axis) whose lower triangles are those of `m`."""
-    return torch.tril(m) + torch.tril(m, -1).transpose(-1, -2)
+def symmetrise_lower_(m: Tensor) -> Tensor:
+    """In place: make each matrix of `m` ([i, d, d]) the symmetric one its lower triangle defines.
+
+    One matrix at a time, so the temporaries are [d, d], not the size of `m`.
+    """
+    for block in m:
+        block.copy_(torch.tril(block) + torch.tril(block, -1).T)
+    return m
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:

@@ -25,7 +25,8 @@ independent across tokens, so their effect on a correlation shrinks with the tok
 
 Speed: the per-token work is one float32 GEMM [n_a+1, T] x [T, n_b+1] — a ones column appended to both shifted
 chunks makes the same GEMM produce the column sums and the token count — plus B's within-layer Gram blocks
-(a further n_b * d_b per token, i.e. 1/layers_a of the cross product) and one elementwise square for diag(A^T A).
+(a further n_b * d_b per token, i.e. 1/layers_a of the cross product; half that where `engine.blas` makes them a
+symmetric rank-k update) and one elementwise square for diag(A^T A).
 The shifted chunks are written into reused buffers, so no per-chunk allocation or float64 pass over [T, n] data
 happens. On a CPU the products go through `engine.blas` (OpenBLAS where torch's MKL is slow, i.e. on non-Intel
 CPUs). `scripts/benchmark.py` measures this against a plain matmul.
@@ -123,6 +124,7 @@ class CrossCorrelation:
         self.blocks_a: Tensor | None = None
         self._blocks_a32: Tensor | None = None
         self._pending = 0
+        self._lower_only = False  # whether the float32 Gram partials hold only their lower triangles
         self._shift_tokens = 0  # tokens the current shift was estimated from
         # chunk buffers by name: "a<n>" / "b<n>" [capacity, n + 1] with a last column of ones
         self._workspace: dict[str, Tensor] = {}
@@ -183,7 +185,7 @@ class CrossCorrelation:
         if self._blocks_a32 is not None:  # before A is squared in place below
             al = a_s.unflatten(1, (self.layers_a, self.d_a)).transpose(0, 1)
             with tf32(self.precision != "float32"):
-                blas.gram_lower_(self._blocks_a32, al)
+                self._lower_only |= blas.gram_lower_(self._blocks_a32, al)
         # diag(A^T A): square the shifted A in place (the GEMM is done with it) and sum with the ones column
         a_s.square_()
         self._sq32.addmv_(a_s.T, buf_a[:, self.n_a])
@@ -192,7 +194,7 @@ class CrossCorrelation:
         # In bfloat16 the values are already rounded to 8 mantissa bits, which TF32 holds exactly, so TF32 changes
         # nothing there but the speed (in float32 on an H200 these blocks took as long as the cross product).
         with tf32(self.precision != "float32"):
-            blas.gram_lower_(self._blocks32, bl)
+            self._lower_only |= blas.gram_lower_(self._blocks32, bl)
         self._pending += t
         self.n += t
 
@@ -306,12 +308,17 @@ class CrossCorrelation:
         self.sum_a += c[:n_a, n_b]
         self.sum_b += c[n_a, :n_b]
         self.sq_a += self._sq32
-        self.blocks_b += blas.symmetric_from_lower(self._blocks32)  # gram_lower_ defines the lower triangle
+        if self._lower_only:  # the Gram partials hold their lower triangles only (engine.blas.gram_lower_)
+            blas.symmetrise_lower_(self._blocks32)
+            if self._blocks_a32 is not None:
+                blas.symmetrise_lower_(self._blocks_a32)
+            self._lower_only = False
+        self.blocks_b += self._blocks32
         c.zero_()
         self._sq32.zero_()
         self._blocks32.zero_()
         if self.blocks_a is not None and self._blocks_a32 is not None:
-            self.blocks_a += blas.symmetric_from_lower(self._blocks_a32)
+            self.blocks_a += self._blocks_a32
             self._blocks_a32.zero_()
         self._pending = 0
 
