@@ -94,3 +94,14 @@ def test_hook_kinds_outside_the_table_use_the_bridge(tmp_path: Path) -> None:
         run(torch.tensor([[0, 5, 9]]))
     assert seen == ["blocks.0.attn.hook_pattern"]
     assert model._plain is None
+
+
+def test_a_kind_the_plain_copy_lacks_does_not_move_the_others_to_the_bridge(tmp_path: Path) -> None:
+    model = load_model(resolve_model(str(_build("neox", tmp_path / "neox"))))
+    alone = _collect(model, [hooks.MLP_POST], plain=True)
+    mixed = _collect(model, [hooks.MLP_POST, hooks.ATTN_Z], plain=True)
+    bridge = _collect(model, [hooks.ATTN_Z], plain=False)
+    for name in alone:
+        np.testing.assert_array_equal(mixed[name], alone[name], err_msg=name)  # same route, same bits
+    for name in bridge:
+        np.testing.assert_array_equal(mixed[name], bridge[name], err_msg=name)
