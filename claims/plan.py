@@ -93,7 +93,7 @@ def shape(ref: Any) -> tuple[int, int, int, float]:
 
 def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], settings: Any) -> list[Group]:
     """One `Group` per (subject, dataset) among the selected cases."""
-    from fixtures.activations import raw_products
+    from fixtures.activations import ATTN_Z_NORMS, per_token_products, raw_products
     from fixtures.models import is_family, resolve_family, resolve_model
     from fixtures.workbench import covers_budget
 
@@ -114,16 +114,18 @@ def estimate(cases: Iterable[Any], plan: dict[tuple[str, str], frozenset[str]], 
         sample = max(settings.sample_tokens_for(r.scale) for r in refs)
         products = set().union(*(plan.get((r.name, case.dataset), frozenset()) for r in refs))
         raw = len(raw_products(products))
+        norms = ATTN_Z_NORMS in products  # [tokens, layers, heads] float32; heads taken as d_model / 64
         weights = sum(4 * s[3] for s in shapes)
         forward = sum(2 * s[3] * tokens for s in shapes)
         correlation = 0.0
         layers, _, d, _ = shapes[0]
         n = layers * d
-        if raw:
+        if per_token_products(products):
             disk = raw * sum(sample * s[0] * s[2] * 2 for s in shapes)
+            disk += norms * sum(sample * s[0] * max(1, s[1] // 64) * 4 for s in shapes)
             memory = weights + max(raw * sample * s[0] * s[2] * 2 for s in shapes)
             # the rule of Workbench.stores_raw: raw on a capped sample does not replace the streamed statistics
-            route = "stored" if all(covers_budget(settings, r.scale) for r in refs) else "both"
+            route = "stored" if raw and all(covers_budget(settings, r.scale) for r in refs) else "both"
             if route == "both":
                 forward += sum(2 * s[3] * sample for s in shapes)
         else:

@@ -161,8 +161,7 @@ def bench_gemm(chunk: int, layers: int, d: int, chunks: int, repeats: int) -> di
 
     def routed() -> None:  # the same product through engine.blas (scipy's OpenBLAS where MKL is slow)
         for _ in range(chunks):
-            out.zero_()
-            blas.addmm_(out, a.T, b)
+            blas.addmm_(out, a.T, b)  # accumulates where torch.mm overwrites: the same GEMM work
 
     times = _interleaved({"update": updates, "matmul": matmuls, "routed": routed}, repeats)
     flops = 2.0 * chunk * n * n * chunks
