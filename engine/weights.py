@@ -137,7 +137,10 @@ def _vocab_moments(
     result = acc.result()
     # a zero w_out has no direction: its (NaN) row would read as a constant neuron (variance 0) in StreamingMoments
     undefined = ~torch.isfinite(unit_out).all(1).cpu().numpy()
-    return tuple(np.where(undefined, np.nan, x) for x in (result.mean, result.var, result.skew, result.kurt))  # type: ignore[return-value]
+    mean, var, skew, kurt = (
+        np.where(undefined, np.nan, x) for x in (result.mean, result.var, result.skew, result.kurt)
+    )
+    return mean, var, skew, kurt
 
 
 def _np(x: Tensor) -> np.ndarray:
